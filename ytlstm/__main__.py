@@ -1,0 +1,5 @@
+import sys
+
+from ytlstm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""Build the book (``ytlstm book``): Jupyter Book 1.x with an execution cache that knows the package.
+
+Jupyter Book re-executes a chapter only when the chapter's own code changes; it cannot see
+that ``ytlstm/`` or the data changed. Before building, this module compares a fingerprint of
+the package's source files and the data's content hash with the one stored by the last
+build, and clears the execution cache when they differ. (The study's result cache decides
+separately which stages re-run.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ytlstm.cache import PACKAGE_DIR
+from ytlstm.config import StudyConfig, resolve_data_dir
+from ytlstm.data import data_hash, find_country_files
+
+BUILD_DIR = Path("_build")
+JUPYTER_CACHE = BUILD_DIR / ".jupyter_cache"
+FINGERPRINT = BUILD_DIR / ".ytlstm-fingerprint"
+
+
+def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None = None) -> str:
+    """Hash of the package's source, the configuration and the data's content."""
+    config = config or StudyConfig()
+    h = hashlib.sha256()
+    for p in sorted(PACKAGE_DIR.rglob("*.py")):
+        h.update(p.relative_to(PACKAGE_DIR).as_posix().encode())
+        h.update(p.read_bytes())
+    h.update(config.to_json().encode())
+    h.update(data_hash(find_country_files(resolve_data_dir(data_dir), config.country)).encode())
+    return h.hexdigest()
+
+
+def build_book(root: str | Path = ".", strict: bool = False, builder: str = "html",
+               data_dir: str | Path | None = None) -> int:
+    """Run ``jupyter-book build``; returns its exit status."""
+    root = Path(root)
+    fp = fingerprint(data_dir)
+    stamp = root / FINGERPRINT
+    if stamp.exists() and stamp.read_text().strip() != fp and (root / JUPYTER_CACHE).exists():
+        print("ytlstm: package, configuration or data changed since the last build: "
+              "clearing the execution cache", flush=True)
+        shutil.rmtree(root / JUPYTER_CACHE)
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--builder", builder]
+    if strict:
+        cmd += ["--warningiserror", "--nitpick", "--keep-going"]
+    print("ytlstm: jupyter-book " + " ".join(cmd[1:]), flush=True)
+    status = subprocess.call(cmd)
+    if status == 0:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(fp + "\n")
+    return status

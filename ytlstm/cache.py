@@ -1,0 +1,99 @@
+"""A small on-disk result cache for the study's stages.
+
+Each stage's result is stored under a key made of the stage's name, the configuration
+fields it reads, the hashes of the package modules it runs, and the keys of the stages it
+consumes (which carry the data's content hash). So a rebuild with nothing changed loads
+everything, and a change re-runs exactly the stages that depend on it. Writes are atomic
+(a temporary file renamed into place), so an interrupted run never leaves a broken entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def module_hash(name: str) -> str:
+    """SHA-256 of one package module's source (``"data"`` -> ``ytlstm/data.py``)."""
+    path = PACKAGE_DIR / f"{name.replace('.', '/')}.py"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_key(stage: str, params: Any, modules: tuple[str, ...] | list[str],
+             upstream: tuple[str, ...] | list[str] = ()) -> str:
+    """The cache key of a stage: a hash of everything its result depends on."""
+    payload = {
+        "stage": stage,
+        "params": params,
+        "modules": {m: module_hash(m) for m in sorted(modules)},
+        "upstream": list(upstream),
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+class ResultCache:
+    """Pickled stage results in a folder, one file per (stage, key)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.hits: list[str] = []
+        self.misses: list[str] = []
+
+    def path(self, stage: str, key: str) -> Path:
+        return self.root / f"{stage}-{key}.pkl"
+
+    def load(self, stage: str, key: str) -> Any:
+        with open(self.path(stage, key), "rb") as f:
+            return pickle.load(f)
+
+    def store(self, stage: str, key: str, value: Any) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{stage}-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path(stage, key))
+        except OSError as e:
+            from ytlstm.errors import DataError
+
+            raise DataError(self.root, f"cannot write the result cache ({e.strerror})",
+                            expected="a writable folder with free space (--cache-dir)") from None
+
+    def get_or_compute(self, stage: str, key: str, compute: Callable[[], Any]) -> Any:
+        """The cached result, or ``compute()`` stored under the key."""
+        p = self.path(stage, key)
+        if p.exists():
+            try:
+                value = self.load(stage, key)
+                self.hits.append(stage)
+                return value
+            except (EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+                pass  # unreadable (e.g. written by an incompatible version): recompute
+        value = compute()
+        self.store(stage, key, value)
+        self.misses.append(stage)
+        return value
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        from ytlstm.errors import DataError
+
+        raise DataError(path.parent, f"cannot write results ({e.strerror})",
+                        expected="a writable folder with free space (--out)") from None

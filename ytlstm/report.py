@@ -1,0 +1,220 @@
+"""Tables of results (also written as CSV) and the helpers the book's chapters use.
+
+Every table a chapter shows is built here from a :class:`~ytlstm.study.Study`, and
+:func:`write_results` writes all of them under ``_build/results/`` (``metrics.csv`` has one
+row per (model, split)).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ytlstm.evaluate import bootstrap_metrics, diebold_mariano, paired_bootstrap, point_metrics
+
+#: Display order and labels of every model.
+MODEL_LABELS = {
+    "naive": "Naive (persistence)",
+    "drift": "Drift",
+    "szabo_huberman": "Szabo-Huberman scaling",
+    "linear_ar": "Linear autoregression",
+    "gbm_multivariate": "Gradient boosting (multivariate)",
+    "lstm_univariate": "LSTM univariate",
+    "lstm_multivariate": "LSTM multivariate",
+    "lstm_cluster": "LSTM per cluster",
+    "lstm_transfer": "LSTM multivariate, transfer",
+}
+BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm_multivariate")
+
+
+def label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
+def _order(models) -> list[str]:
+    known = [m for m in MODEL_LABELS if m in models]
+    return known + sorted(m for m in models if m not in MODEL_LABELS)
+
+
+# --------------------------------------------------------------------------- metrics
+
+def metrics_table(study) -> pd.DataFrame:
+    """One row per (model, split): train, validation, test (chronological), video_test.
+
+    Neural models are scored as seed ensembles; ``*_seed_mean`` and ``*_seed_std`` give the
+    spread of the individual seeds.
+    """
+    rows = []
+    w = study.windows
+    for kind, parts in (("chronological", ("train", "validation", "test")),
+                        ("video", ("test",))):
+        split = study.splits[kind]
+        preds = study.predictions(kind)
+        seeds = {n: r.preds for n, r in study.neural.get(kind, {}).items()}
+        for part in parts:
+            m = split.mask(part)
+            y, naive = w.y[m], preds["naive"][m]
+            name_split = "video_test" if kind == "video" else part
+            for model in _order(preds):
+                row = {"model": model, "split": name_split, "n_windows": int(m.sum()),
+                       **point_metrics(y, preds[model][m], naive)}
+                if model in seeds:
+                    per = [point_metrics(y, p[m], naive) for p in seeds[model]]
+                    row["n_seeds"] = len(per)
+                    for k in ("mae", "rmse", "mape", "rel_mae"):
+                        vals = np.array([d[k] for d in per])
+                        row[f"{k}_seed_mean"] = vals.mean()
+                        row[f"{k}_seed_std"] = vals.std(ddof=1) if len(vals) > 1 else 0.0
+                else:
+                    row["n_seeds"] = 0
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def intervals_table(study, kind: str = "chronological") -> pd.DataFrame:
+    """Point metrics with 95% bootstrap intervals (resampling videos) on the test windows."""
+    w, split = study.windows, study.splits[kind]
+    m = split.mask("test")
+    preds = {k: v[m] for k, v in study.predictions(kind).items()}
+    point = pd.DataFrame([{"model": k, **point_metrics(w.y[m], v, preds["naive"])}
+                          for k, v in preds.items()])
+    ci = bootstrap_metrics(w.y[m], preds, preds["naive"], w.video_id[m],
+                           study.config.bootstrap_reps, study.config.bootstrap_seed)
+    out = point.merge(ci, on="model")
+    out.insert(1, "split", "video_test" if kind == "video" else "test")
+    return out.set_index("model").loc[_order(out["model"])].reset_index()
+
+
+def best_by_validation(study, candidates) -> str:
+    """The candidate with the lowest validation MAE (chronological split)."""
+    w, split = study.windows, study.splits["chronological"]
+    m = split.mask("validation")
+    preds = study.predictions("chronological")
+    return min(candidates, key=lambda k: np.mean(np.abs(w.y[m] - preds[k][m])))
+
+
+def comparison_test(study, kind: str = "chronological") -> dict:
+    """The best LSTM against the best baseline (both chosen on validation), on test.
+
+    Diebold-Mariano on the per-date mean absolute-error differential, and a paired
+    bootstrap over videos of the MAE difference.
+    """
+    preds = study.predictions(kind)
+    lstms = [k for k in preds if k.startswith("lstm")]
+    bases = [k for k in preds if k in BASELINES]
+    best_lstm, best_base = best_by_validation(study, lstms), best_by_validation(study, bases)
+    w, split = study.windows, study.splits[kind]
+    m = split.mask("test")
+    y = w.y[m]
+    la, lb = np.abs(y - preds[best_lstm][m]), np.abs(y - preds[best_base][m])
+    dm = diebold_mariano(la, lb, w.target_date[m])
+    pb = paired_bootstrap(y, preds[best_lstm][m], preds[best_base][m], w.video_id[m],
+                          study.config.bootstrap_reps, study.config.bootstrap_seed)
+    return {"split": "video_test" if kind == "video" else "test", "lstm": best_lstm,
+            "baseline": best_base, "mae_lstm": float(la.mean()), "mae_baseline": float(lb.mean()),
+            "dm_stat": dm["dm_stat"], "dm_p_value": dm["p_value"], "dm_n_dates": dm["n_dates"],
+            "bootstrap_mae_diff": pb["mae_diff"], "bootstrap_diff_lo": pb["diff_lo"],
+            "bootstrap_diff_hi": pb["diff_hi"], "bootstrap_p_value": pb["p_value"],
+            "lstm_better": bool(la.mean() < lb.mean())}
+
+
+def training_table(study) -> pd.DataFrame:
+    """Per seed: epochs run, best epoch, best validation loss, seconds."""
+    frames = [r.training_table() for kind in study.neural.values() for r in kind.values()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def split_table(study) -> pd.DataFrame:
+    """The chronological split: dates and window counts per part."""
+    s = study.splits["chronological"]
+    i, c = s.info, s.counts()
+    return pd.DataFrame([
+        {"part": p, "first_target_date": i[f"{p}_first"], "last_target_date": i[f"{p}_last"],
+         "trending_dates": i[f"n_{p}_dates"], "windows": c[p],
+         "videos": int(pd.unique(study.windows.video_id[s.mask(p)]).size)}
+        for p in ("train", "validation", "test")])
+
+
+def timings_table(study) -> pd.DataFrame:
+    return pd.DataFrame([{"stage": k, "seconds": v} for k, v in study.timings.items()])
+
+
+# --------------------------------------------------------------------------- writing
+
+def all_tables(study) -> dict[str, pd.DataFrame]:
+    tables = {
+        "metrics": metrics_table(study),
+        "cleaning": study.dataset.report.table(),
+        "split": split_table(study),
+        "tuning": study.tuning,
+        "training": training_table(study),
+        "intervals_test": intervals_table(study, "chronological"),
+        "intervals_video_test": intervals_table(study, "video"),
+        "paired_test": pd.DataFrame([comparison_test(study, "chronological"),
+                                     comparison_test(study, "video")]),
+        "timings": timings_table(study),
+    }
+    if study.clusters is not None:
+        tables.update(study.clusters.tables(study))
+    return tables
+
+
+def write_results(study, out: str | Path) -> list[Path]:
+    """Write every table as CSV under ``out``; returns the paths."""
+    from ytlstm.cache import atomic_write_text
+
+    out = Path(out)
+    written = []
+    for name, table in all_tables(study).items():
+        path = out / f"{name}.csv"
+        atomic_write_text(path, table.to_csv(index=False))
+        written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------- chapters
+
+def repo_root(start: str | Path | None = None) -> Path:
+    """The folder holding ``_config.yml`` (the book's root), from ``start`` upwards."""
+    p = Path(start or os.getcwd()).resolve()
+    for q in (p, *p.parents):
+        if (q / "_config.yml").exists() and (q / "ytlstm").is_dir():
+            return q
+    return p
+
+
+@lru_cache(maxsize=1)
+def chapter_study():
+    """Set up a chapter: work from the repository root, load the study, set the plot style.
+
+    The study comes from the result cache (``make book`` has usually filled it); anything
+    missing is computed now. The CSV tables are written under ``_build/results``.
+    """
+    os.chdir(repo_root())
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ytlstm import plots
+    from ytlstm.study import run_study
+
+    plots.set_style()
+    study = run_study(verbose=False, results_dir=Path("_build") / "results")
+    return study
+
+
+def fmt_int(x) -> str:
+    return f"{int(round(float(x))):,}"
+
+
+def fmt(x, digits: int = 3) -> str:
+    return f"{float(x):.{digits}f}"
+
+
+def fmt_pct(x, digits: int = 1) -> str:
+    return f"{100 * float(x):.{digits}f}%"
+
+
+def fmt_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
