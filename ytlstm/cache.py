@@ -55,17 +55,22 @@ class ResultCache:
             return pickle.load(f)
 
     def store(self, stage: str, key: str, value: Any) -> None:
+        tmp = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{stage}-", suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.path(stage, key))
+            tmp = None
         except OSError as e:
             from ytlstm.errors import DataError
 
             raise DataError(self.root, f"cannot write the result cache ({e.strerror})",
                             expected="a writable folder with free space (--cache-dir)") from None
+        finally:
+            if tmp is not None:  # a failed write (unpicklable value, disk full) leaves no file
+                Path(tmp).unlink(missing_ok=True)
 
     def get_or_compute(self, stage: str, key: str, compute: Callable[[], Any]) -> Any:
         """The cached result, or ``compute()`` stored under the key."""
@@ -86,14 +91,19 @@ class ResultCache:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a text file atomically (a temporary file renamed into place)."""
     path = Path(path)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
+        tmp = None
     except OSError as e:
         from ytlstm.errors import DataError
 
         raise DataError(path.parent, f"cannot write results ({e.strerror})",
                         expected="a writable folder with free space (--out)") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

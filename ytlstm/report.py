@@ -157,7 +157,10 @@ def all_tables(study) -> dict[str, pd.DataFrame]:
         "paired_test": pd.DataFrame([comparison_test(study, "chronological"),
                                      comparison_test(study, "video")]),
         "timings": timings_table(study),
+        "transfer": transfer_table(study),
     }
+    if study.importance is not None:
+        tables["importance"] = study.importance
     if study.clusters is not None:
         tables.update(study.clusters.tables(study))
     return tables
@@ -218,3 +221,44 @@ def fmt_pct(x, digits: int = 1) -> str:
 
 def fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a piece of prose (Markdown) for ``{glue:md}`name``` in a chapter."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(str(text)), display=False)
+
+
+def glue_all(values: dict[str, str]) -> None:
+    for k, v in values.items():
+        glue_text(k, v)
+
+
+def show_table(df: pd.DataFrame, floatfmt: dict | None = None):
+    """A pandas Styler with readable number formats and no index, for display in a chapter."""
+    fmts = {}
+    for c in df.columns:
+        if pd.api.types.is_integer_dtype(df[c]):
+            fmts[c] = "{:,}"
+        elif pd.api.types.is_float_dtype(df[c]):
+            fmts[c] = "{:,.3f}"
+    fmts.update(floatfmt or {})
+    return df.style.format(fmts).hide(axis="index")
+
+
+def transfer_table(study) -> pd.DataFrame:
+    """Transfer vs random initialisation of the multivariate LSTM, per seed."""
+    w, split = study.windows, study.splits["chronological"]
+    m = split.mask("test")
+    naive_mae = np.mean(np.abs(w.y[m] - w.views[m, -1]))
+    rows = []
+    for init, name in (("transfer", "lstm_transfer"), ("random", "lstm_multivariate")):
+        for r in study.neural["chronological"][name].runs:
+            mae_ = float(np.mean(np.abs(w.y[m] - r.pred[m])))
+            rows.append({"init": init, "seed": r.seed, "best_epoch": r.best_epoch,
+                         "epochs_run": r.epochs_run, "seconds": r.seconds,
+                         "best_val_loss": min(r.val_loss), "test_mae": mae_,
+                         "test_rel_mae": mae_ / naive_mae})
+    return pd.DataFrame(rows)

@@ -223,8 +223,16 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
         lambda: _neural_stage("lstm_transfer", True, windows, splits["chronological"], config,
                               jobs, say, init_from=neural["chronological"]["lstm_univariate"]))
 
+    # which extra variables help: permutation importance on the validation windows
+    ch = splits["chronological"]
+    study_importance, _ = stage(
+        "importance", nn_params, nn_modules + ("importance",),
+        [k_win, keys[("chronological", "lstm_multivariate")]],
+        lambda: _importance(neural["chronological"]["lstm_multivariate"], windows, ch, config))
+
     study = Study(config=config, dataset=dataset, windows=windows, splits=splits,
-                  baselines=baselines, tuning=tuning, neural=neural, timings=timings)
+                  baselines=baselines, tuning=tuning, neural=neural, timings=timings,
+                  importance=study_importance)
     _optional_stages(study, stage, nn_params, nn_modules, k_win, keys, jobs, say)
     study.cache_hits, study.cache_misses = list(cache.hits), list(cache.misses)
     timings["total_this_run"] = time.perf_counter() - t_all
@@ -236,6 +244,14 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
         written = write_results(study, results_dir)
         say(f"wrote {len(written)} tables to {results_dir}")
     return study
+
+
+def _importance(result: NeuralResult, windows: Windows, split: Split,
+                config: StudyConfig) -> pd.DataFrame:
+    from ytlstm.importance import permutation_importance
+
+    return permutation_importance(result, windows, np.flatnonzero(split.mask("train")),
+                                  np.flatnonzero(split.mask("validation")), config)
 
 
 def _optional_stages(study: Study, stage, nn_params, nn_modules, k_win, keys, jobs, say):

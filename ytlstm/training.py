@@ -77,8 +77,11 @@ def _init_worker(windows: Windows, config: StudyConfig, threads: int) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # TensorFlow already ran in this process (in-process run): keep its thread pools
     _WORKER_DATA["windows"] = windows
     _WORKER_DATA["config"] = config
 
