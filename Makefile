@@ -12,6 +12,7 @@ COUNTRY ?= US
 export YTLSTM_DATA_DIR := $(abspath $(DATA_DIR))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
+export TF_ENABLE_ONEDNN_OPTS := 0
 
 .PHONY: book test unit integration book-strict book-check data results clean distclean
 

@@ -19,7 +19,9 @@ from ytlstm.baselines import Forecaster
 from ytlstm.config import StudyConfig
 from ytlstm.windows import FeatureTransform, Windows
 
+# Quiet TensorFlow's C++ logging, and keep oneDNN's reordered float sums out of the results.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def _keras():

@@ -75,6 +75,7 @@ _WORKER_DATA: dict = {}
 
 def _init_worker(windows: Windows, config: StudyConfig, threads: int) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"      # deterministic float sums
     import tensorflow as tf
 
     try:
