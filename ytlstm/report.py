@@ -89,11 +89,11 @@ def intervals_table(study, kind: str = "chronological") -> pd.DataFrame:
     return out.set_index("model").loc[_order(out["model"])].reset_index()
 
 
-def best_by_validation(study, candidates) -> str:
-    """The candidate with the lowest validation MAE (chronological split)."""
-    w, split = study.windows, study.splits["chronological"]
+def best_by_validation(study, candidates, kind: str = "chronological") -> str:
+    """The candidate with the lowest MAE on the validation windows of split ``kind``."""
+    w, split = study.windows, study.splits[kind]
     m = split.mask("validation")
-    preds = study.predictions("chronological")
+    preds = study.predictions(kind)
     return min(candidates, key=lambda k: np.mean(np.abs(w.y[m] - preds[k][m])))
 
 
@@ -106,7 +106,8 @@ def comparison_test(study, kind: str = "chronological") -> dict:
     preds = study.predictions(kind)
     lstms = [k for k in preds if k.startswith("lstm")]
     bases = [k for k in preds if k in BASELINES]
-    best_lstm, best_base = best_by_validation(study, lstms), best_by_validation(study, bases)
+    best_lstm = best_by_validation(study, lstms, kind)
+    best_base = best_by_validation(study, bases, kind)
     w, split = study.windows, study.splits[kind]
     m = split.mask("test")
     y = w.y[m]
