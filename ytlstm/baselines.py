@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
+from threadpoolctl import threadpool_limits
 
 from ytlstm.windows import FeatureTransform, Windows
 
@@ -115,13 +116,18 @@ class GradientBoosting(Forecaster):
 
     def fit(self, train: Windows, validation: Windows | None = None) -> "GradientBoosting":
         self.transform_ = FeatureTransform(True, self.target).fit(train)
-        self.model_ = HistGradientBoostingRegressor(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, early_stopping=False,
-            random_state=self.seed).fit(self._x(train), self.transform_.transform_y(train))
+        # one OpenMP thread: on these small tables more threads gain little, and on a busy
+        # 2-core machine OpenMP's spin-waiting made the fit about 20 times slower
+        with threadpool_limits(limits=1, user_api="openmp"):
+            self.model_ = HistGradientBoostingRegressor(
+                max_iter=self.max_iter, learning_rate=self.learning_rate, early_stopping=False,
+                random_state=self.seed).fit(self._x(train), self.transform_.transform_y(train))
         return self
 
     def predict(self, windows: Windows) -> np.ndarray:
-        return self.transform_.to_views(windows, self.model_.predict(self._x(windows)))
+        with threadpool_limits(limits=1, user_api="openmp"):
+            scaled = self.model_.predict(self._x(windows))
+        return self.transform_.to_views(windows, scaled)
 
 
 def all_baselines(gbm_seed: int = 0, target: str = "growth") -> list[Forecaster]:
