@@ -6,9 +6,11 @@ column, applies the cleaning rules of PROTOCOL.md section 2 with a :class:`Clean
 that accounts for every row, and cuts each video's history into runs of consecutive
 trending dates.
 
-Fatal problems (a missing file or column, text where a count is expected, a date that does
-not parse, a file that is not a comma-separated table) raise :class:`~ytlstm.errors.DataError`
-naming the file, the row or column, and what was expected. Rows that are merely bad
+Fatal problems (a missing file or column, text or an out-of-range number where a count is
+expected, a date that does not parse, a row with more or fewer fields than the header, a file
+that is not a comma-separated text table) raise :class:`~ytlstm.errors.DataError` naming the
+file, the row (``data row N (line L)``, L counting physical lines, since quoted fields may
+span several) or column, and what was expected. Rows that are merely bad
 (a duplicate, a malformed id, a negative count) are removed and counted.
 """
 
@@ -23,6 +25,7 @@ import json
 import lzma
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,7 +126,8 @@ def _read_bytes(path: Path) -> bytes:
                     raise DataError(path, f"zip holds {len(members)} CSV files",
                                     expected="exactly one CSV file")
                 return z.read(members[0])
-    except (lzma.LZMAError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except (lzma.LZMAError, OSError, EOFError, zlib.error, zipfile.BadZipFile,
+            NotImplementedError, RuntimeError) as e:
         raise DataError(path, f"cannot be decompressed ({e})",
                         expected=f"a valid {path.suffix} archive") from None
     return raw
@@ -140,7 +144,11 @@ def load_categories(path: str | Path) -> dict[int, str]:
     try:
         obj = json.loads(data.decode("utf-8", errors="replace"))
     except json.JSONDecodeError as e:
-        raise DataError(path, f"malformed JSON at line {e.lineno} column {e.colno} ({e.msg})",
+        raise DataError(path, f"malformed JSON ({e.msg})",
+                        where=f"line {e.lineno} column {e.colno}",
+                        expected='a JSON object with an "items" list') from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply",
                         expected='a JSON object with an "items" list') from None
     items = obj.get("items") if isinstance(obj, dict) else None
     if not isinstance(items, list):
@@ -160,104 +168,198 @@ def load_categories(path: str | Path) -> dict[int, str]:
 
 # --------------------------------------------------------------------------- videos
 
+#: A count or id as the Kaggle files write it: an optional sign and digits.
+_INTEGER = r"[+-]?[0-9]+"
+#: Counts and ids with more digits than this are out of range (2**53 ~ 9.0e15 is the largest
+#: integer a float64 holds exactly; no video has 10**15 views).
+MAX_DIGITS = 15
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _show(value: object, limit: int = 40) -> str:
+    """A short, single-line representation of a bad value for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'"
+
+
 def _decode(path: Path, data: bytes) -> str:
-    if b"\x00" in data[:65536]:
-        raise DataError(path, "holds binary data (NUL bytes), not text",
+    """The text of a CSV file: UTF-8 (undecodable bytes replaced), or UTF-16 with a BOM."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass  # falls through to the binary check below
+    if b"\x00" in data:
+        i = data.index(b"\x00")
+        raise DataError(path, f"holds binary data (a NUL byte at byte {i + 1}), not text",
                         expected="a comma-separated text file with the Kaggle columns")
+    # Some country files of the dataset are not valid UTF-8 throughout; titles and
+    # descriptions are not used by the models, so undecodable bytes are replaced.
+    return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def _not_text(path: Path, text: str) -> DataError | None:
+    """An error if the start of ``text`` is mostly undecodable bytes or control characters."""
+    head = text[:65536]
+    odd = sum(1 for ch in head if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n"))
+    if head and odd > 0.05 * len(head):
+        return DataError(path, f"does not look like text ({odd} of the first {len(head)} "
+                               "characters are undecodable or control characters)",
+                         expected="a UTF-8 comma-separated text file with the Kaggle columns")
+    return None
+
+
+def _row_label(index: int, lines: list[int] | None = None) -> str:
+    label = f"data row {index + 1}"
+    if lines is not None and 0 <= index < len(lines):
+        label += f" (line {lines[index]})"
+    return label
+
+
+def _split_records(path: Path, text: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data records and the line each record starts on; checks the field counts.
+
+    Blank lines are skipped (they are not records). Every record must have as many fields
+    as the header: a row with more or fewer fields is an error, never padded or cut.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    lines: list[int] = []
+    previous_line = 0
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        # Some country files of the dataset are not valid UTF-8 throughout; titles and
-        # descriptions are not used by the models, so undecodable bytes are replaced.
-        return data.decode("utf-8", errors="replace")
+        for rec in reader:
+            first_line, previous_line = previous_line + 1, reader.line_num
+            if not rec or (len(rec) == 1 and not rec[0].strip()):
+                continue
+            if header is None:
+                header = [h.strip() for h in rec]
+                try:
+                    _check_header(path, header, first_line)
+                except DataError as e:
+                    # a file of binary garbage has no header either: say what it is
+                    raise (_not_text(path, text) or e) from None
+                continue
+            if len(rec) != len(header):
+                raise DataError(path, f"has {len(rec)} fields",
+                                where=_row_label(len(records), lines + [first_line]),
+                                expected=f"{len(header)} comma-separated fields like the header "
+                                         "(a text field holding commas or quotes must be quoted)")
+            records.append(rec)
+            lines.append(first_line)
+    except csv.Error as e:
+        bad = _not_text(path, text)
+        if bad is not None:
+            raise bad from None
+        raise DataError(path, f"not a valid CSV table ({e})", where=f"line {reader.line_num}",
+                        expected="comma-separated rows with the same number of fields as the "
+                                 "header") from None
+    if header is None:
+        raise DataError(path, "file is empty",
+                        expected="a header line with the Kaggle columns and data rows")
+    return header, records, lines
 
 
-def _row_label(index: int) -> str:
-    return f"data row {index + 1}"
+def _check_header(path: Path, header: list[str], line: int) -> None:
+    where = f"line {line} (header)"
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+            raise DataError(path, "header has a single column; wrong delimiter?", where=where,
+                            expected="comma-separated columns "
+                                     f"{', '.join(REQUIRED_COLUMNS)}")
+        raise DataError(path, f"missing column(s) {', '.join(missing)}", where=where,
+                        expected=f"the Kaggle columns {', '.join(REQUIRED_COLUMNS)}")
+    repeated = sorted({c for c in REQUIRED_COLUMNS if header.count(c) > 1})
+    if repeated:
+        raise DataError(path, f"column(s) {', '.join(repeated)} appear more than once",
+                        where=where, expected="each Kaggle column once")
 
 
 def read_videos(path: str | Path) -> pd.DataFrame:
     """Read and validate one ``XXvideos.csv``; returns typed columns plus ``date``.
 
     Adds ``date`` (the trending date as a timestamp) and parses ``publish_time`` to UTC.
-    Raises :class:`DataError` for anything that makes the file unusable.
+    Columns are found by name (any order; extra columns are ignored). Raises
+    :class:`DataError` for anything that makes the file unusable.
     """
     path = Path(path)
     text = _decode(path, _read_bytes(path))
     if not text.strip():
         raise DataError(path, "file is empty",
                         expected="a header line with the Kaggle columns and data rows")
-    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff").split("\n", 1)[0])), [])
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
-            raise DataError(path, "header has a single column; wrong delimiter?",
-                            where="line 1", expected="comma-separated columns")
-        raise DataError(path, f"missing column(s) {', '.join(missing)}", where="header",
-                        expected=f"the Kaggle columns {', '.join(REQUIRED_COLUMNS)}")
-    try:
-        df = pd.read_csv(io.StringIO(text.lstrip("\ufeff")), dtype=str, keep_default_na=False,
-                         na_values=[""], on_bad_lines="error")
-    except (pd.errors.ParserError, csv.Error) as e:
-        raise DataError(path, f"not a valid CSV table ({str(e).strip()})",
-                        expected="comma-separated rows with the same number of fields as the header"
-                        ) from None
-    if df.empty:
+    header, records, lines = _split_records(path, text)
+    if not records:
         raise DataError(path, "has a header but no data rows", expected="at least one data row")
-    return _parse_columns(path, df)
+    df = pd.DataFrame(records, columns=header, dtype=object)
+    df = df[list(REQUIRED_COLUMNS)].astype(str)
+    return _parse_columns(path, df, lines)
 
 
 def _first_bad(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0])
 
 
-def _parse_columns(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+def _integers(path: Path, raw: pd.Series, column: str, lines: list[int], *,
+              missing_ok: bool) -> pd.Series:
+    """Whole numbers (float64 so that a missing value is NaN); DataError on anything else."""
+    s = raw.str.strip()
+    missing = s.eq("")
+    numeric = s.str.fullmatch(_INTEGER)
+    bad = ~numeric & (~missing if missing_ok else True)
+    if bad.any():
+        i = _first_bad(bad)
+        problem = (f"missing {column}" if missing.iloc[i]
+                   else f"not a whole number: {_show(raw.iloc[i])}")
+        raise DataError(path, problem, where=f"{_row_label(i, lines)}, column {column}",
+                        expected="a whole number like 748374")
+    big = ~missing & (s.str.len() > MAX_DIGITS)
+    if big.any():
+        big &= s.str.lstrip("+-").str.len() > MAX_DIGITS
+    if big.any():
+        i = _first_bad(big)
+        raise DataError(path, f"number out of range: {_show(raw.iloc[i])}",
+                        where=f"{_row_label(i, lines)}, column {column}",
+                        expected=f"a whole number of at most {MAX_DIGITS} digits")
+    return pd.to_numeric(s.where(~missing), errors="raise").astype("float64")
+
+
+def _parse_columns(path: Path, df: pd.DataFrame, lines: list[int] | None = None) -> pd.DataFrame:
+    lines = lines if lines is not None else list(range(2, len(df) + 2))
     out = pd.DataFrame(index=df.index)
-    out["video_id"] = df["video_id"].fillna("").astype(str).str.strip()
+    out["video_id"] = df["video_id"].str.strip()
     # trending_date: %y.%d.%m
-    td = df["trending_date"].fillna("").astype(str).str.strip()
+    td = df["trending_date"].str.strip()
     date = pd.to_datetime(td, format=TRENDING_DATE_FORMAT, errors="coerce")
     if date.isna().any():
         i = _first_bad(date.isna())
-        raise DataError(path, f"unparseable trending_date {td.iloc[i]!r}",
-                        where=f"{_row_label(i)}, column trending_date",
+        raise DataError(path, f"unparseable trending_date {_show(df['trending_date'].iloc[i])}",
+                        where=f"{_row_label(i, lines)}, column trending_date",
                         expected="a date like 17.14.11 (format %y.%d.%m)")
     out["trending_date"] = td
     out["date"] = date
-    pt = df["publish_time"].fillna("").astype(str).str.strip()
+    pt = df["publish_time"].str.strip()
     publish = pd.to_datetime(pt, format="ISO8601", utc=True, errors="coerce")
     if publish.isna().any():
         i = _first_bad(publish.isna())
-        raise DataError(path, f"unparseable publish_time {pt.iloc[i]!r}",
-                        where=f"{_row_label(i)}, column publish_time",
+        raise DataError(path, f"unparseable publish_time {_show(df['publish_time'].iloc[i])}",
+                        where=f"{_row_label(i, lines)}, column publish_time",
                         expected="an ISO-8601 time like 2017-11-13T17:13:01.000Z")
     out["publish_time"] = publish
-    cat = pd.to_numeric(df["category_id"], errors="coerce")
-    bad = cat.isna() | (cat != np.floor(cat))
-    if bad.any():
-        i = _first_bad(bad)
-        raise DataError(path, f"non-integer category_id {df['category_id'].iloc[i]!r}",
-                        where=f"{_row_label(i)}, column category_id", expected="an integer id")
-    out["category_id"] = cat.astype("int64")
+    out["category_id"] = _integers(path, df["category_id"], "category_id", lines,
+                                   missing_ok=False).astype("int64")
     for c in COUNT_COLUMNS:
-        raw = df[c]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & (num.isna() | (num != np.floor(num)))
-        if bad.any():
-            i = _first_bad(bad)
-            raise DataError(path, f"non-numeric count {raw.iloc[i]!r}",
-                            where=f"{_row_label(i)}, column {c}", expected="a whole number")
-        out[c] = num.astype("float64")  # float so that a missing count is NaN until cleaning
+        # float so that a missing count is NaN until cleaning removes the row
+        out[c] = _integers(path, df[c], c, lines, missing_ok=True)
     for c in BOOL_COLUMNS:
-        raw = df[c].fillna("").astype(str).str.strip().str.lower()
-        val = raw.map({"true": True, "false": False, "1": True, "0": False})
+        val = df[c].str.strip().str.lower().map(_BOOLEANS)
         if val.isna().any():
             i = _first_bad(val.isna())
-            raise DataError(path, f"not a boolean: {df[c].iloc[i]!r}",
-                            where=f"{_row_label(i)}, column {c}", expected="True or False")
+            raise DataError(path, f"not a boolean: {_show(df[c].iloc[i])}",
+                            where=f"{_row_label(i, lines)}, column {c}", expected="True or False")
         out[c] = val.astype(bool)
     for c in ("title", "channel_title", "tags", "description", "thumbnail_link"):
-        out[c] = df[c].fillna("").astype(str)
+        out[c] = df[c]
     return out
 
 
@@ -437,6 +539,10 @@ def load_dataset(data_dir: str | Path, country: str = "US", window: int = 7) -> 
     categories = load_categories(files.categories)
     raw = read_videos(files.videos)
     frame, report = clean(raw, source=str(files.videos))
+    if frame.empty:
+        removed = ", ".join(f"{n} {rule}" for rule, n in report.removed.items() if n)
+        raise DataError(files.videos, f"all {report.rows_in} data rows were removed by cleaning "
+                                      f"({removed})", expected="at least one valid row")
     frame = add_runs(frame)
     frame["category"] = frame["category_id"].map(categories).fillna("Unknown")
     report.views_decreases = int(frame["views_decrease"].sum())
