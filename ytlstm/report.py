@@ -36,6 +36,8 @@ def label(model: str) -> str:
 
 
 def _order(models) -> list[str]:
+    """Model names in display order (``models`` may be any iterable, e.g. a Series' values)."""
+    models = list(models)
     known = [m for m in MODEL_LABELS if m in models]
     return known + sorted(m for m in models if m not in MODEL_LABELS)
 
