@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ytlstm.config import DATA_DIR_ENV, DEFAULT_RESULTS_DIR, resolve_data_dir
 from ytlstm.errors import DataError, ModelError
+from ytlstm.saved import DEFAULT_MODELS_DIR
 
 EPILOG = """\
 exit status: 0 success, 1 some videos could not be forecast (predict), 2 bad input.
@@ -72,9 +73,65 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.seeds < 1:
             raise DataError(None, f"--seeds {args.seeds}", expected="a whole number >= 1")
         config = config.replace(seeds=tuple(range(args.seeds)))
-    run_study(config, data_dir=resolve_data_dir(args.data_dir), results_dir=Path(args.out),
-              cache_dir=args.cache_dir, verbose=not args.quiet)
+    study = run_study(config, data_dir=resolve_data_dir(args.data_dir),
+                      results_dir=Path(args.out), cache_dir=args.cache_dir,
+                      verbose=not args.quiet)
+    if not args.no_models:
+        from ytlstm.saved import export_models
+
+        export_models(study, args.models_dir, say=None if args.quiet else print)
     return 0
+
+
+def _study_config(args: argparse.Namespace):
+    """The configuration of ``run`` and ``export-models`` (country, number of seeds)."""
+    from ytlstm.config import StudyConfig
+
+    config = StudyConfig(country=args.country.upper())
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise DataError(None, f"--seeds {args.seeds}", expected="a whole number >= 1")
+        config = config.replace(seeds=tuple(range(args.seeds)))
+    return config
+
+
+def cmd_export_models(args: argparse.Namespace) -> int:
+    from ytlstm.saved import export_models
+    from ytlstm.study import run_study
+
+    study = run_study(_study_config(args), data_dir=resolve_data_dir(args.data_dir),
+                      cache_dir=args.cache_dir, verbose=not args.quiet)
+    written = export_models(study, args.models_dir)
+    for name, path in written.items():
+        print(f"{name}\t{path}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ytlstm.predict import forecast_csv
+    from ytlstm.saved import find_model, load_model
+
+    model = load_model(find_model(args.model, args.models_dir))
+    result = forecast_csv(model, args.csv)
+    removed = {k: n for k, n in result.report.removed.items() if n} if result.report else {}
+    if removed:
+        print(f"ytlstm: note: cleaning removed {sum(removed.values())} of "
+              f"{result.report.rows_in} rows ("
+              + ", ".join(f"{k}: {n}" for k, n in removed.items()) + ")", file=sys.stderr)
+    for video, reason in result.skipped.items():
+        print(f"ytlstm: cannot forecast video {video}: {reason}", file=sys.stderr)
+    if args.out in (None, "-"):
+        result.table.to_csv(sys.stdout, index=False)
+    else:
+        out = Path(args.out)
+        if out.is_dir() or not out.parent.is_dir():
+            raise DataError(out, "is a folder" if out.is_dir() else "its folder does not exist",
+                            expected="--out naming a CSV file in an existing folder")
+        result.table.to_csv(out, index=False)
+    print(f"ytlstm: forecast {len(result.table)} of {result.n_videos} videos with "
+          f"{model.name}" + ("" if args.out in (None, "-") else f" -> {args.out}"),
+          file=sys.stderr)
+    return 0 if not result.skipped else 1
 
 
 def cmd_book(args: argparse.Namespace) -> int:
@@ -118,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None,
                    help="result cache (default: $YTLSTM_CACHE_DIR or _build/cache)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR),
+                   help="where to save the final models (default: _build/models)")
+    p.add_argument("--no-models", action="store_true", help="do not save the final models")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("book", help="build the book into _build/html (run from the repository)",
@@ -128,6 +188,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="warnings are errors (-W -n --keep-going)")
     p.add_argument("--builder", default="html", help="jupyter-book builder (default: html)")
     p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("export-models",
+                       help="save the study's final models (cached run) for `ytlstm predict`",
+                       epilog="example: ytlstm export-models --models-dir _build/models",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_data_options(p)
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR),
+                   help="where to write one folder per model (default: _build/models)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="number of seeds per neural model (default: the configuration's 5)")
+    p.add_argument("--cache-dir", default=None,
+                   help="result cache (default: $YTLSTM_CACHE_DIR or _build/cache)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_export_models)
+
+    p = sub.add_parser("predict", help="forecast tomorrow's views of videos with a saved model",
+                       epilog="example: ytlstm predict --model lstm_multivariate "
+                              "--csv new_days.csv --out forecasts.csv\n"
+                              "exit status: 0 every video forecast, 1 some could not be "
+                              "(reasons on stderr), 2 bad input or model.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True,
+                   help="a model name in --models-dir (e.g. lstm_multivariate, naive) or the "
+                        "path of a saved model folder")
+    p.add_argument("--csv", required=True,
+                   help="daily statistics in the Kaggle format (the columns of XXvideos.csv); "
+                        "each video's last 7 consecutive trending days are the inputs")
+    p.add_argument("--out", default=None, help="output CSV (default: standard output)")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR),
+                   help="folder of saved models (default: _build/models)")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

@@ -1,0 +1,535 @@
+"""Saved models and ``ytlstm predict``.
+
+* Baselines saved with :func:`ytlstm.saved.save_model` load back and predict identically, and
+  ``ytlstm predict`` on a CSV holding each video's days up to a window's last input day
+  gives that window's prediction (fast, no TensorFlow).
+* Every error path of ``ytlstm predict``: exit 2 and one line for bad input or a bad model,
+  exit 1 with one line per video for videos that cannot be forecast.
+* (slow) A tiny study is run, exported with :func:`ytlstm.saved.export_models`, reloaded,
+  and every model reproduces the study's own predictions, through the Python API and
+  through ``ytlstm predict``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kaggle_files import COLUMNS, make_rows, video_id, write_country, write_videos
+from ytlstm import __version__
+from ytlstm.baselines import Drift, GradientBoosting, LinearAR, Naive, SzaboHuberman
+from ytlstm.data import add_runs, clean, load_dataset, read_videos
+from ytlstm.errors import ModelError
+from ytlstm.predict import OUTPUT_COLUMNS, forecast, prediction_windows
+from ytlstm.saved import load_model, save_model
+from ytlstm.windows import chronological_split, make_windows
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _date(row: dict[str, str]) -> dt.date:
+    return dt.datetime.strptime(row["trending_date"], "%y.%d.%m").date()
+
+
+def _rows_up_to(rows: list[dict[str, str]], cut: dict[str, dt.date]) -> list[dict[str, str]]:
+    """The rows of the videos in ``cut``, each up to and including its cut date."""
+    return [r for r in rows if r["video_id"] in cut and _date(r) <= cut[r["video_id"]]]
+
+
+def _last_test_window_per_video(windows, part: np.ndarray, n: int) -> np.ndarray:
+    """Index of the latest test window of up to ``n`` videos (one per video)."""
+    idx = np.flatnonzero(part == "test")
+    latest: dict[str, int] = {}
+    for i in idx:
+        v = str(windows.video_id[i])
+        if v not in latest or windows.target_date[i] > windows.target_date[latest[v]]:
+            latest[v] = int(i)
+    return np.array(sorted(latest.values())[:n])
+
+
+def _cut_dates(windows, chosen: np.ndarray) -> dict[str, dt.date]:
+    """Video -> its window's last input day (the day before the target)."""
+    return {str(windows.video_id[i]):
+            (pd.Timestamp(windows.target_date[i]) - pd.Timedelta(days=1)).date() for i in chosen}
+
+
+def _one_line_error(code: int, err: str, *parts: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("ytlstm: error: "), err
+    for p in parts:
+        assert p in lines[0], (p, lines[0])
+
+
+def _synthetic(folder: Path, n_videos: int, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    days = rng.integers(8, 16, size=n_videos).tolist()
+    first = rng.integers(0, 25, size=n_videos).tolist()
+    return write_country(folder, "US", n_videos=n_videos, days=days, first_day=first)
+
+
+# --------------------------------------------------------------------------- fast: baselines
+
+@pytest.fixture(scope="module")
+def baselines(tmp_path_factory):
+    """A small synthetic country, its windows and split, and saved fitted baselines."""
+    root = tmp_path_factory.mktemp("baselines")
+    files = _synthetic(root / "data", 40)
+    ds = load_dataset(files.folder, "US")
+    windows = make_windows(ds.frame)
+    split = chronological_split(windows, ds.frame["date"].to_numpy())
+    train = windows.subset(split.mask("train"))
+    fitted = {b.name: b.fit(train) for b in (Naive(), Drift(), SzaboHuberman(),
+                                             LinearAR(target="drift"),
+                                             GradientBoosting(max_iter=20, target="drift"))}
+    saved = {name: save_model(b, root / "models" / name, data_hash=ds.data_hash)
+             for name, b in fitted.items()}
+    return {"root": root, "files": files, "dataset": ds, "windows": windows, "split": split,
+            "fitted": fitted, "saved": saved}
+
+
+def test_saved_baselines_predict_like_the_fitted_ones(baselines):
+    w = baselines["windows"]
+    for name, b in baselines["fitted"].items():
+        m = load_model(baselines["saved"][name])
+        assert m.kind == "baseline" and m.name == name and m.window == 7
+        np.testing.assert_array_equal(m.predict(w), b.predict(w))
+        meta = json.loads((baselines["saved"][name] / "metadata.json").read_text())
+        assert meta["package_version"] == __version__
+        assert meta["data_hash"] == baselines["dataset"].data_hash
+        assert meta["files"] == ["model.pkl"]
+    meta = json.loads((baselines["saved"]["linear_ar"] / "metadata.json").read_text())
+    assert meta["channels"] == ["views_inc", "views_rel", "views_log"]
+
+
+def test_prediction_windows_are_the_study_windows_without_target(tmp_path):
+    """Dropping each video's last day, the last 7 days are the inputs of the window whose
+    target was that day: identical arrays, y = NaN, target date the next day."""
+    rows = make_rows(n_videos=6, days=[8, 9, 12, 7, 10, 15], first_day=[0, 2, 1, 0, 3, 0])
+    frame, _ = clean(read_videos(write_videos(tmp_path / "pw.csv", rows)))
+    frame = add_runs(frame)
+    full = make_windows(frame)
+    last_row = frame.groupby("video_id").tail(1)
+    is_last = pd.MultiIndex.from_arrays([full.video_id, full.target_date]).isin(
+        pd.MultiIndex.from_arrays([last_row["video_id"], last_row["date"]]))
+    expected = full.subset(is_last)
+    pw, skipped = prediction_windows(add_runs(frame.drop(index=last_row.index)), 7)
+    assert list(pw.video_id) == list(expected.video_id)
+    for k in ("counts", "age_days", "category_id", "comments_disabled", "ratings_disabled",
+              "target_date"):
+        np.testing.assert_array_equal(getattr(pw, k), getattr(expected, k), err_msg=k)
+    assert np.isnan(pw.y).all()
+    # the 7-day video has 6 days left: too short, with a reason naming the days
+    short = video_id("US", 3)
+    assert set(skipped) == {short}
+    assert "only 6 consecutive trending day(s)" in skipped[short]
+
+
+def test_predict_cli_reproduces_baseline_predictions(baselines, run_cli, tmp_path):
+    w, part = baselines["windows"], baselines["split"].part
+    chosen = _last_test_window_per_video(w, part, 15)
+    assert len(chosen) >= 5
+    csv = write_videos(tmp_path / "new.csv",
+                       _rows_up_to(baselines["files"].rows, _cut_dates(w, chosen)))
+    for name in ("naive", "szabo_huberman", "linear_ar", "gbm_multivariate"):
+        out = tmp_path / f"{name}.csv"
+        code, stdout, err = run_cli("predict", "--model", name, "--csv", csv, "--out", out,
+                                    "--models-dir", baselines["root"] / "models")
+        assert code == 0, err
+        assert err.strip().splitlines() == [f"ytlstm: forecast {len(chosen)} of {len(chosen)} "
+                                             f"videos with {name} -> {out}"]
+        got = pd.read_csv(out)
+        assert tuple(got.columns) == OUTPUT_COLUMNS
+        expected = baselines["fitted"][name].predict(w.subset(chosen))
+        order = np.argsort(w.video_id[chosen])
+        assert list(got["video_id"]) == list(w.video_id[chosen][order])
+        np.testing.assert_allclose(got["forecast_views"], expected[order], rtol=1e-12)
+        np.testing.assert_array_equal(got["views_last_day"], w.views[chosen, -1][order])
+        td = pd.to_datetime(got["forecast_date"])
+        assert (td - pd.to_datetime(got["last_date"]) == pd.Timedelta(days=1)).all()
+        np.testing.assert_array_equal(td.to_numpy(), w.target_date[chosen][order])
+        assert (got["model"] == name).all()
+
+
+def test_predict_writes_csv_to_stdout_without_out(baselines, run_cli, tmp_path):
+    csv = write_videos(tmp_path / "one.csv", make_rows(n_videos=2, days=9))
+    code, out, err = run_cli("predict", "--model", baselines["saved"]["drift"], "--csv", csv)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == ",".join(OUTPUT_COLUMNS) and len(lines) == 3
+    assert err.strip().splitlines() == ["ytlstm: forecast 2 of 2 videos with drift"]
+
+
+# --------------------------------------------------------------------------- fast: error paths
+
+def test_unforecastable_videos_exit_1_with_one_line_each(baselines, run_cli, tmp_path):
+    rows = make_rows(n_videos=7, days=[9, 5, 10, 9, 8, 10, 9])
+    vid = [video_id("US", i) for i in range(7)]
+    by = {v: [r for r in rows if r["video_id"] == v] for v in vid}
+    # 2: a gap two days before the end
+    gap_day = by[vid[2]][-3]
+    # 3: views fall on the last day
+    by[vid[3]][-1]["views"] = str(int(by[vid[3]][-2]["views"]) - 1)
+    # 4: a malformed id on every row
+    for r in by[vid[4]]:
+        r["video_id"] = "bad id!"
+    # 5: its last day flagged video_error_or_removed
+    by[vid[5]][-1]["video_error_or_removed"] = "True"
+    # 6: a repeated row (removed by cleaning, the video is still forecast)
+    rows = [r for r in rows if r is not gap_day] + [dict(by[vid[6]][0])]
+    out = tmp_path / "f.csv"
+    code, stdout, err = run_cli("predict", "--model", baselines["saved"]["naive"], "--csv",
+                                write_videos(tmp_path / "bad.csv", rows), "--out", out)
+    assert code == 1, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[0] == ("ytlstm: note: cleaning removed 10 of 60 rows (duplicate_video_date: 1, "
+                        "malformed_video_id: 8, video_error_or_removed: 1)")
+    reasons = {ln.split(":")[1].strip().removeprefix("cannot forecast video "): ln
+               for ln in lines[1:-1]}
+    assert set(reasons) == {vid[1], vid[2], "bad id!", vid[3], vid[5]}
+    assert "only 5 consecutive trending day(s)" in reasons[vid[1]]
+    assert "only 2 consecutive trending day(s)" in reasons[vid[2]]
+    assert f"no row for {_date(gap_day)}" in reasons[vid[2]]
+    assert "views fell from" in reasons[vid[3]]
+    assert "all 8 of its row(s) were removed by cleaning (malformed_video_id: 8)" in \
+        reasons["bad id!"]
+    assert "removed by cleaning (video_error_or_removed)" in reasons[vid[5]]
+    assert lines[-1] == f"ytlstm: forecast 2 of 7 videos with naive -> {out}"
+    got = pd.read_csv(out)
+    assert sorted(got["video_id"]) == sorted([vid[0], vid[6]])
+
+
+def test_no_forecastable_video_still_writes_the_header(baselines, run_cli, tmp_path):
+    csv = write_videos(tmp_path / "short.csv", make_rows(n_videos=1, days=3))
+    out = tmp_path / "f.csv"
+    code, _, err = run_cli("predict", "--model", baselines["saved"]["naive"], "--csv", csv,
+                           "--out", out)
+    assert code == 1
+    assert out.read_text().strip() == ",".join(OUTPUT_COLUMNS)
+    assert len(err.strip().splitlines()) == 2
+
+
+@pytest.fixture
+def model_copy(baselines, tmp_path):
+    """A copy of the saved LinearAR baseline that a test may break."""
+    import shutil
+
+    return Path(shutil.copytree(baselines["saved"]["linear_ar"], tmp_path / "m"))
+
+
+@pytest.fixture
+def good_csv(tmp_path):
+    return write_videos(tmp_path / "in.csv", make_rows(n_videos=2, days=9))
+
+
+def test_missing_csv_exit_2(model_copy, run_cli, tmp_path):
+    code, out, err = run_cli("predict", "--model", model_copy, "--csv", tmp_path / "nope.csv")
+    _one_line_error(code, err, "nope.csv", "file not found", "Kaggle format")
+    assert out == ""
+
+
+def test_csv_is_a_folder_exit_2(model_copy, run_cli, tmp_path):
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", tmp_path)
+    _one_line_error(code, err, "is not a file")
+
+
+@pytest.mark.parametrize("defect,parts", [
+    ("missing_column", ("missing column(s) views",)),
+    ("text_count", ("column likes", "not a whole number")),
+    ("bad_date", ("column trending_date", "unparseable")),
+    ("empty", ("file is empty",)),
+    ("header_only", ("no data rows",)),
+])
+def test_bad_csv_exit_2(model_copy, run_cli, tmp_path, defect, parts):
+    path = tmp_path / "in.csv"
+    rows = make_rows(n_videos=2, days=9)
+    if defect == "missing_column":
+        write_videos(path, rows, [c for c in COLUMNS if c != "views"])
+    elif defect == "text_count":
+        rows[3]["likes"] = "many"
+        write_videos(path, rows)
+    elif defect == "bad_date":
+        rows[0]["trending_date"] = "2017-11-14"
+        write_videos(path, rows)
+    elif defect == "empty":
+        path.write_bytes(b"")
+    else:
+        path.write_text(",".join(COLUMNS) + "\n")
+    code, out, err = run_cli("predict", "--model", model_copy, "--csv", path)
+    _one_line_error(code, err, str(path), *parts)
+    assert out == ""
+
+
+def test_unknown_model_name_exit_2(baselines, good_csv, run_cli):
+    code, _, err = run_cli("predict", "--model", "lstm_nothing", "--csv", good_csv,
+                           "--models-dir", baselines["root"] / "models")
+    _one_line_error(code, err, "no saved model 'lstm_nothing'", "available: drift, ")
+
+
+def test_empty_models_dir_exit_2(good_csv, run_cli, tmp_path):
+    code, _, err = run_cli("predict", "--model", "naive", "--csv", good_csv, "--models-dir",
+                           tmp_path / "none")
+    _one_line_error(code, err, "holds no saved models", "ytlstm export-models")
+
+
+def test_folder_without_metadata_exit_2(model_copy, good_csv, run_cli):
+    (model_copy / "metadata.json").unlink()
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "metadata.json: file not found")
+
+
+def test_malformed_metadata_exit_2(model_copy, good_csv, run_cli):
+    (model_copy / "metadata.json").write_text('{"name": "x", ')
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "metadata.json: unreadable")
+
+
+def test_metadata_missing_fields_exit_2(model_copy, good_csv, run_cli):
+    (model_copy / "metadata.json").write_text('{"name": "x"}')
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "missing field(s) kind, package_version, window, files")
+
+
+def test_missing_model_file_exit_2(model_copy, good_csv, run_cli):
+    (model_copy / "model.pkl").unlink()
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "missing file(s) model.pkl")
+
+
+def test_corrupt_pickle_exit_2(model_copy, good_csv, run_cli):
+    (model_copy / "model.pkl").write_bytes(b"not a pickle")
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "model.pkl: cannot be loaded")
+
+
+def test_pickle_of_something_else_exit_2(model_copy, good_csv, run_cli):
+    import pickle
+
+    (model_copy / "model.pkl").write_bytes(pickle.dumps({"a": 1}))
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "holds a dict; expected a fitted ytlstm forecaster")
+
+
+@pytest.mark.parametrize("version", ["9.1.0", "0.9.0", "1.0"])
+def test_incompatible_version_is_a_model_error(model_copy, good_csv, run_cli, version):
+    meta = json.loads((model_copy / "metadata.json").read_text())
+    meta["package_version"] = version
+    (model_copy / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=f"saved by ytlstm {version}.*same major.minor"):
+        load_model(model_copy)
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, f"saved by ytlstm {version}", f"this is ytlstm {__version__}")
+
+
+def test_same_major_minor_other_patch_loads(model_copy):
+    meta = json.loads((model_copy / "metadata.json").read_text())
+    major, minor, *_ = __version__.split(".")
+    meta["package_version"] = f"{major}.{minor}.99"
+    (model_copy / "metadata.json").write_text(json.dumps(meta))
+    assert load_model(model_copy).name == "linear_ar"
+
+
+def test_unknown_kind_exit_2(model_copy, good_csv, run_cli):
+    meta = json.loads((model_copy / "metadata.json").read_text())
+    meta["kind"] = "oracle"
+    (model_copy / "metadata.json").write_text(json.dumps(meta))
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "unknown model kind 'oracle'")
+
+
+def test_out_in_missing_folder_exit_2(model_copy, good_csv, run_cli, tmp_path):
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv, "--out",
+                           tmp_path / "no" / "f.csv")
+    _one_line_error(code, err, "its folder does not exist")
+
+
+def test_model_path_that_is_a_file_exit_2(model_copy, good_csv, run_cli):
+    code, _, err = run_cli("predict", "--model", model_copy / "model.pkl", "--csv", good_csv)
+    _one_line_error(code, err, "no saved model")
+
+
+def test_save_model_refuses_unfitted_or_foreign_objects(tmp_path):
+    from ytlstm.models import LSTMForecaster
+
+    with pytest.raises(ValueError, match="not fitted"):
+        save_model(LSTMForecaster(), tmp_path / "m")
+    with pytest.raises(TypeError, match="expects a fitted baseline"):
+        save_model(object(), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    assert list(tmp_path.iterdir()) == []      # no temporary folder left behind
+
+
+# --------------------------------------------------------------------------- slow: a study
+
+N_VIDEOS = 200
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A tiny study (2 seeds, 3 epochs) exported under ``models/``."""
+    from ytlstm.config import StudyConfig
+    from ytlstm.saved import export_models
+    from ytlstm.study import run_study
+
+    root = tmp_path_factory.mktemp("study")
+    rng = np.random.default_rng(2024)
+    days = rng.integers(8, 16, size=N_VIDEOS).tolist()
+    first = rng.integers(0, 31, size=N_VIDEOS).tolist()
+    files = write_country(root / "data", "US", n_videos=N_VIDEOS, days=days, first_day=first,
+                          gaps=["2017-11-30"])
+    # min_cluster_train_windows: one cluster of this data is trained, the other is served by
+    # the global univariate LSTM, so both paths of lstm_cluster are saved and reloaded
+    config = StudyConfig(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",),
+                         target_grid=("drift",), max_epochs=3, patience=2, bootstrap_reps=50,
+                         cluster_k_grid=(2,), min_cluster_train_windows=150)
+    st = run_study(config, data_dir=files.folder, cache_dir=root / "cache",
+                   results_dir=root / "results", verbose=False, jobs=1)
+    written = export_models(st, root / "models")
+    return {"root": root, "files": files, "study": st, "written": written}
+
+
+NEURAL = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
+BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm_multivariate")
+
+
+@pytest.mark.slow
+def test_export_writes_every_final_model_with_metadata(study):
+    st, written = study["study"], study["written"]
+    assert set(written) == set(BASELINES) | set(NEURAL)
+    config = json.loads(json.dumps(st.config.to_dict()))
+    for name, path in written.items():
+        assert path == study["root"] / "models" / name
+        meta = json.loads((path / "metadata.json").read_text())
+        assert meta["name"] == name and meta["window"] == 7
+        assert meta["config"] == config
+        assert meta["data_hash"] == st.dataset.data_hash
+        assert meta["package_version"] == __version__
+        assert meta["split"] == "chronological"
+        assert meta["n_train_windows"] == st.splits["chronological"].counts()["train"]
+        kind = "baseline" if name in BASELINES else ("cluster" if name == "lstm_cluster"
+                                                      else "neural")
+        assert meta["kind"] == kind
+        if kind == "neural":
+            assert meta["seeds"] == [0, 1]
+            assert sorted(p.name for p in path.iterdir()) == [
+                "metadata.json", "seed_0.keras", "seed_1.keras", "transform.pkl"]
+            assert meta["multivariate"] == (name != "lstm_univariate")
+            assert meta["n_channels"] == len(meta["channels"])
+            assert meta["channels"][:3] == ["views_inc", "views_rel", "views_log"]
+    cl = st.clusters
+    meta = json.loads((written["lstm_cluster"] / "metadata.json").read_text())
+    assert cl.trained_clusters and cl.small_clusters, "the fixture should exercise both paths"
+    assert meta["members"] == {**{str(c): f"cluster_{c}" for c in cl.trained_clusters},
+                               **{str(c): "global" for c in cl.small_clusters}}
+    np.testing.assert_array_equal(meta["centroids"], cl.centroids)
+
+
+@pytest.mark.slow
+def test_reloaded_models_reproduce_the_study_predictions(study):
+    st = study["study"]
+    preds = st.predictions()
+    for name, path in study["written"].items():
+        m = load_model(path)
+        np.testing.assert_allclose(m.predict(st.windows), preds[name], rtol=1e-5,
+                                   err_msg=name)
+    uni = load_model(study["written"]["lstm_univariate"])
+    np.testing.assert_allclose(uni.predict_seeds(st.windows),
+                               st.neural["chronological"]["lstm_univariate"].preds, rtol=1e-5)
+    cm = load_model(study["written"]["lstm_cluster"])
+    np.testing.assert_array_equal(cm.assign(st.windows), st.clusters.window_cluster)
+
+
+@pytest.mark.slow
+def test_predict_cli_reproduces_study_predictions_on_test_windows(study, run_cli, tmp_path):
+    st = study["study"]
+    w, part = st.windows, st.splits["chronological"].part
+    chosen = _last_test_window_per_video(w, part, 25)
+    csv = write_videos(tmp_path / "new.csv",
+                       _rows_up_to(study["files"].rows, _cut_dates(w, chosen)))
+    order = np.argsort(w.video_id[chosen])
+    preds = st.predictions()
+    for name in NEURAL + ("linear_ar", "gbm_multivariate"):
+        out = tmp_path / f"{name}.csv"
+        code, _, err = run_cli("predict", "--model", name, "--csv", csv, "--out", out,
+                               "--models-dir", study["root"] / "models")
+        assert code == 0, err
+        got = pd.read_csv(out)
+        assert list(got["video_id"]) == list(w.video_id[chosen][order])
+        np.testing.assert_allclose(got["forecast_views"], preds[name][chosen][order],
+                                   rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.slow
+def test_broken_neural_folders_are_model_errors(study, tmp_path, run_cli):
+    import shutil
+
+    uni = Path(shutil.copytree(study["written"]["lstm_univariate"], tmp_path / "uni"))
+    (uni / "seed_1.keras").unlink()
+    with pytest.raises(ModelError, match=r"missing file\(s\) seed_1.keras"):
+        load_model(uni)
+    (uni / "seed_1.keras").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="seed_1.keras: cannot be loaded"):
+        load_model(uni)
+    cl = Path(shutil.copytree(study["written"]["lstm_cluster"], tmp_path / "cl"))
+    shutil.rmtree(cl / "global")
+    code, _, err = run_cli("predict", "--model", cl, "--csv",
+                           write_videos(tmp_path / "in.csv", make_rows(n_videos=1, days=9)))
+    _one_line_error(code, err, "missing file(s) global")
+
+
+@pytest.mark.slow
+def test_save_and_load_an_lstm_forecaster(study, tmp_path):
+    from ytlstm.models import LSTMForecaster
+
+    st = study["study"]
+    split = st.splits["chronological"]
+    train, val = st.windows.subset(split.mask("train")), st.windows.subset(
+        split.mask("validation"))
+    config = st.config.replace(max_epochs=1)
+    fitted = [LSTMForecaster(config, multivariate=True, seed=s).fit(train, val) for s in (0, 1)]
+    path = save_model(fitted, tmp_path / "mine")
+    m = load_model(path)
+    assert m.name == "lstm_multivariate" and m.seeds == [0, 1]
+    expected = np.expm1(np.mean([np.log1p(f.predict(st.windows)) for f in fitted], axis=0))
+    np.testing.assert_allclose(m.predict(st.windows), expected, rtol=1e-6)
+    other = LSTMForecaster(config, seed=2).fit(st.windows.subset(split.mask("test")), val)
+    with pytest.raises(ValueError, match="different data"):
+        save_model([fitted[0], other], tmp_path / "mixed")
+
+
+# --------------------------------------------------------------------------- real data
+
+@pytest.mark.integration
+def test_real_data_forecasts_match_the_windows(real_data_dir, tmp_path):
+    """On the real US file: fit the drift-target linear model on the chronological training
+    windows, save and reload it, and forecast test videos from their rows up to a test
+    window's last input day: the forecasts equal the model's predictions of those windows."""
+    from ytlstm.data import find_country_files
+
+    files = find_country_files(real_data_dir, "US")
+    ds = load_dataset(real_data_dir, "US")
+    w = make_windows(ds.frame)
+    split = chronological_split(w, ds.frame["date"].to_numpy())
+    model = LinearAR(target="drift").fit(w.subset(split.mask("train")))
+    loaded = load_model(save_model(model, tmp_path / "linear_ar"))
+    chosen = _last_test_window_per_video(w, split.part, 200)
+    cut = _cut_dates(w, chosen)
+    raw = read_videos(files.videos)
+    keep = raw["video_id"].isin(list(cut)) & (
+        raw["date"] <= raw["video_id"].map({v: pd.Timestamp(d) for v, d in cut.items()}))
+    result = forecast(loaded, raw[keep].reset_index(drop=True))
+    order = np.argsort(w.video_id[chosen])
+    # videos whose rows after cleaning end elsewhere are reported, never silently dropped
+    assert set(result.table["video_id"]) | set(result.skipped) == set(cut)
+    t = result.table.set_index("video_id")
+    expected = pd.Series(model.predict(w.subset(chosen))[order], index=w.video_id[chosen][order])
+    assert len(t) >= 150, result.skipped
+    np.testing.assert_allclose(t["forecast_views"], expected[t.index], rtol=1e-12)

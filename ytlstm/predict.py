@@ -1,0 +1,175 @@
+"""Forecast the next day's views of videos with a saved model (``ytlstm predict``).
+
+The input is daily statistics in the Kaggle format (``XXvideos.csv``, one or many videos,
+any country), read, validated and cleaned exactly as the study's data
+(:func:`ytlstm.data.read_videos`, :func:`~ytlstm.data.clean`, :func:`~ytlstm.data.add_runs`).
+Each video's **last** ``window`` (7) consecutive trending days are the inputs of one window
+with no target (:func:`prediction_windows`); the forecast is for the day after the last one.
+
+A video gets no forecast, with a reason, when its last run of consecutive days is shorter
+than the window, when views fall inside those days (a data error, as in the study), or when
+cleaning removed its rows (all of them, or its latest ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ytlstm.data import (COUNT_COLUMNS, VIDEO_ID_PATTERN, CleaningReport, add_runs, clean,
+                         read_videos)
+from ytlstm.errors import DataError
+from ytlstm.windows import COUNT_FEATURES, Windows
+
+#: Columns of the forecast table, in order.
+OUTPUT_COLUMNS = ("video_id", "last_date", "forecast_date", "views_last_day", "forecast_views",
+                  "model")
+
+
+def _day(d) -> str:
+    return str(pd.Timestamp(d).date())
+
+
+def prediction_windows(frame: pd.DataFrame, window: int = 7) -> tuple[Windows, dict[str, str]]:
+    """Each video's last ``window`` consecutive trending days as one window with ``y = NaN``.
+
+    ``frame`` is the output of :func:`ytlstm.data.add_runs`. Inputs are built as in
+    :func:`ytlstm.windows.make_windows`; ``target_date`` is the day after the last input day.
+    Returns the windows (one per video that can be forecast, in video order) and, for every
+    other video, the reason it cannot be.
+    """
+    skipped: dict[str, str] = {}
+    vid = frame["video_id"].to_numpy()
+    dates = frame["date"].to_numpy()
+    views = frame["views"].to_numpy()
+    day = frame["day_in_run"].to_numpy()
+    dec = frame["views_decrease"].to_numpy(dtype=bool)
+    last = np.flatnonzero(np.r_[vid[1:] != vid[:-1], True]) if len(frame) else np.zeros(0, int)
+    keep = []
+    for L in last:
+        n_run = int(day[L]) + 1
+        v = str(vid[L])
+        if n_run < window:
+            first = L - n_run + 1
+            span = (_day(dates[L]) if n_run == 1
+                    else f"{_day(dates[first])} to {_day(dates[L])}")
+            reason = (f"only {n_run} consecutive trending day(s) at the end ({span}); "
+                      f"{window} are needed")
+            if first > 0 and vid[first - 1] == vid[L]:
+                missing = pd.Timestamp(dates[first]) - pd.Timedelta(days=1)
+                reason += f" (no row for {_day(missing)})"
+            skipped[v] = reason
+            continue
+        idx = np.arange(L - window + 1, L + 1)
+        falls = idx[1:][dec[idx[1:]]]
+        if falls.size:
+            j = int(falls[0])
+            skipped[v] = (f"views fell from {int(views[j - 1])} on {_day(dates[j - 1])} to "
+                          f"{int(views[j])} on {_day(dates[j])} within its last {window} days "
+                          "(a data error; no forecast is made from such days)")
+            continue
+        keep.append(L)
+    last_rows = np.asarray(keep, dtype=np.int64)
+    idx = last_rows[:, None] + np.arange(-window + 1, 1)[None, :]
+    counts = frame[list(COUNT_FEATURES)].to_numpy(dtype=np.float64)
+    publish = frame["publish_time"].dt.tz_localize(None).dt.normalize().to_numpy()
+    age = (dates - publish).astype("timedelta64[D]").astype(np.float64)
+    windows = Windows(
+        counts=counts[idx].reshape(len(keep), window, len(COUNT_FEATURES)),
+        age_days=np.clip(age[idx], 0, None).reshape(len(keep), window),
+        category_id=frame["category_id"].to_numpy()[last_rows],
+        comments_disabled=frame["comments_disabled"].to_numpy()[last_rows],
+        ratings_disabled=frame["ratings_disabled"].to_numpy()[last_rows],
+        y=np.full(len(keep), np.nan),
+        video_id=vid[last_rows],
+        run_id=frame["run_id"].to_numpy()[last_rows],
+        target_date=(dates[last_rows] + np.timedelta64(1, "D")).astype(dates.dtype),
+    )
+    return windows, skipped
+
+
+def removal_rules(raw: pd.DataFrame) -> pd.Series:
+    """The cleaning rule that removes each row (``""`` for kept rows), in the order of
+    :data:`ytlstm.data.CLEANING_RULES` (the first rule that applies)."""
+    rule = pd.Series("", index=raw.index, dtype=object)
+    counts = raw[list(COUNT_COLUMNS)]
+    for name, bad in (
+            ("duplicate_video_date", raw.duplicated(["video_id", "date"], keep="first")),
+            ("malformed_video_id", ~raw["video_id"].str.match(VIDEO_ID_PATTERN)),
+            ("video_error_or_removed", raw["video_error_or_removed"]),
+            ("missing_count", counts.isna().any(axis=1)),
+            ("negative_count", (counts < 0).any(axis=1))):
+        rule[(rule == "") & bad.to_numpy()] = name
+    return rule
+
+
+def _cleaning_reasons(raw: pd.DataFrame, kept: pd.DataFrame) -> dict[str, str]:
+    """Videos whose rows cleaning removed entirely, or whose latest rows it removed."""
+    rule = removal_rules(raw)
+    out: dict[str, str] = {}
+    kept_last = kept.groupby("video_id")["date"].max() if len(kept) else pd.Series(dtype=object)
+    for v, g in raw.groupby("video_id", sort=True):
+        r = rule[g.index]
+        if (r == "").any() and str(v) in kept_last.index:
+            last_raw, last_kept = g["date"].max(), kept_last[str(v)]
+            if last_raw > last_kept:
+                late = sorted(set(r[(g["date"] > last_kept).to_numpy()]) - {""})
+                out[str(v)] = (f"its latest row(s), after {_day(last_kept)} up to "
+                               f"{_day(last_raw)}, were removed by cleaning "
+                               f"({', '.join(late)}); the forecast would not be for the day "
+                               "after its last row")
+            continue
+        rules = ", ".join(f"{k}: {n}" for k, n in r.value_counts().sort_index().items())
+        out[str(v)] = f"all {len(g)} of its row(s) were removed by cleaning ({rules})"
+    return out
+
+
+@dataclass
+class Forecasts:
+    """The forecast table (one row per video), the videos with no forecast and why, and the
+    cleaning report of the input."""
+
+    table: pd.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)
+    report: CleaningReport | None = None
+
+    @property
+    def n_videos(self) -> int:
+        return len(self.table) + len(self.skipped)
+
+
+def forecast(model, raw: pd.DataFrame, source: str = "") -> Forecasts:
+    """Forecast every video of ``raw`` (the output of :func:`ytlstm.data.read_videos`)."""
+    kept, report = clean(raw, source)
+    skipped = _cleaning_reasons(raw, kept)
+    kept = kept[~kept["video_id"].isin(list(skipped))]
+    windows, too_short = (prediction_windows(add_runs(kept), model.window) if len(kept)
+                          else (None, {}))
+    skipped.update(too_short)
+    rows = pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+    if windows is not None and len(windows):
+        pred = np.asarray(model.predict(windows), dtype=np.float64)
+        ok = np.isfinite(pred)
+        for v in windows.video_id[~ok]:
+            skipped[str(v)] = "the model gave no finite forecast"
+        last = windows.target_date - np.timedelta64(1, "D")
+        rows = pd.DataFrame({
+            "video_id": windows.video_id, "last_date": [_day(d) for d in last],
+            "forecast_date": [_day(d) for d in windows.target_date],
+            "views_last_day": windows.views[:, -1].astype(np.int64), "forecast_views": pred,
+            "model": model.name})[ok].reset_index(drop=True)
+    skipped = dict(sorted(skipped.items()))
+    return Forecasts(rows, skipped, report)
+
+
+def forecast_csv(model, path: str | Path) -> Forecasts:
+    """Read, validate and clean a Kaggle-format CSV, then :func:`forecast` its videos."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found" if not path.exists() else "is not a file",
+                        expected="a CSV file of daily video statistics in the Kaggle format "
+                                 "(the columns of XXvideos.csv)")
+    return forecast(model, read_videos(path), str(path))
