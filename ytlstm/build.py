@@ -42,12 +42,15 @@ def build_book(root: str | Path = ".", strict: bool = False, builder: str = "htm
     root = Path(root)
     fp = fingerprint(data_dir)
     stamp = root / FINGERPRINT
-    if stamp.exists() and stamp.read_text().strip() != fp and (root / JUPYTER_CACHE).exists():
+    changed = not stamp.exists() or stamp.read_text().strip() != fp
+    if changed and (root / JUPYTER_CACHE).exists():
         print("ytlstm: package, configuration or data changed since the last build: "
-              "clearing the execution cache", flush=True)
+              "clearing the execution cache and re-reading every chapter", flush=True)
         shutil.rmtree(root / JUPYTER_CACHE)
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--builder", builder]
+    if changed:
+        cmd.append("--all")          # Sphinx would otherwise re-read only edited chapters
     if strict:
         cmd += ["--warningiserror", "--nitpick", "--keep-going"]
     print("ytlstm: jupyter-book " + " ".join(cmd[1:]), flush=True)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import seaborn as sns
 
 #: Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -88,6 +85,14 @@ def model_bars(ax, table, metric: str = "rel_mae", title: str = "") -> None:
     return ax
 
 
+def plain_title(title: str, video_id: str, width: int = 60) -> str:
+    """A video title the default font can draw: characters it lacks (CJK, emoji) are dropped."""
+    kept = " ".join("".join(c if ord(c) < 0x2000 else " " for c in title).split()).strip(" -|")
+    if len(kept) > width:
+        kept = kept[:width].rstrip() + "..."
+    return f"{kept} ({video_id})" if kept else f"video {video_id}"
+
+
 def example_videos(study, n: int = 3) -> list[str]:
     """The test videos with the most test windows (ties by id): a deterministic choice."""
     import pandas as pd
@@ -117,8 +122,7 @@ def forecasts_for_videos(study, models: list[str], videos: list[str], title_mode
         for name in models:
             ax.plot(dates, preds[name][m][order], "-", color=color(name), lw=1.3, alpha=0.9,
                     label=label(name))
-        t = str(titles.get(vid, vid))
-        ax.set_title(t[:70] + ("…" if len(t) > 70 else ""), fontsize=11)
+        ax.set_title(plain_title(str(titles.get(vid, "")), vid), fontsize=11)
         ax.set_ylabel("views")
         ax.yaxis.set_major_formatter(mticker.FuncFormatter(human))
         ax.tick_params(axis="x", labelrotation=20)
@@ -132,21 +136,24 @@ def forecasts_for_videos(study, models: list[str], videos: list[str], title_mode
 def error_distribution(study, models: list[str], title: str):
     """Distribution of the percentage error of day 8's views on the test windows, per model."""
     import numpy as np
-    import pandas as pd
 
     from ytlstm.report import label
 
     w = study.windows
     m = study.splits["chronological"].mask("test")
     preds = study.predictions("chronological")
-    df = pd.concat([pd.DataFrame({"model": label(k),
-                                  "error": 100 * (preds[k][m] - w.y[m]) / w.y[m]}) for k in models])
+    errors = [100 * (preds[k][m] - w.y[m]) / w.y[m] for k in models]
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.8))
-    sns.boxplot(data=df, x="error", y="model", hue="model", showfliers=False, whis=(5, 95),
-                palette=[color(k) for k in models], legend=False, ax=ax)
+    pos = np.arange(len(models))[::-1]
+    box = ax.boxplot(errors, positions=pos, orientation="horizontal", whis=(5, 95),
+                     showfliers=False, patch_artist=True, widths=0.6,
+                     medianprops={"color": "black"})
+    for patch, k in zip(box["boxes"], models):
+        patch.set_facecolor(color(k))
+        patch.set_alpha(0.8)
+    ax.set_yticks(pos, [label(k) for k in models])
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("forecast error on day 8 (% of actual views); boxes: quartiles, whiskers: 5-95%")
-    ax.set_ylabel("")
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -158,5 +165,221 @@ def results_figure(table, title: str, metric: str = "rel_mae"):
     model_bars(ax, table, metric, title)
     ax.axvline(1.0, color="black", lw=0.8, ls=":")
     ax.set_xlabel("relative MAE on test windows (MAE / MAE of naive; below 1 beats naive)")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- data chapter
+
+COUNT_LABELS = {"views": "views", "likes": "likes", "dislikes": "dislikes",
+                "comment_count": "comments"}
+
+
+def missing_dates(frame) -> list:
+    """Calendar dates between the first and last trending date that have no row at all."""
+    import pandas as pd
+
+    have = pd.DatetimeIndex(frame["date"].unique())
+    every = pd.date_range(have.min(), have.max(), freq="D")
+    return list(every.difference(have))
+
+
+def date_ranges(dates) -> list[tuple]:
+    """Consecutive dates grouped into (first, last) pairs."""
+    import pandas as pd
+
+    out: list[list] = []
+    for d in sorted(pd.Timestamp(x) for x in dates):
+        if out and (d - out[-1][1]).days == 1:
+            out[-1][1] = d
+        else:
+            out.append([d, d])
+    return [(a, b) for a, b in out]
+
+
+def trending_per_date(frame, target_dates, window: int = 7):
+    """Videos on the Trending list per date and windows whose target falls on that date;
+    calendar dates without data are shaded."""
+    import numpy as np
+    import pandas as pd
+
+    per_day = frame.groupby("date").size()
+    targets = (pd.Series(1, index=pd.DatetimeIndex(np.asarray(target_dates))).groupby(level=0)
+               .size().reindex(per_day.index, fill_value=0))
+    every = pd.date_range(per_day.index.min(), per_day.index.max(), freq="D")
+    per_day, targets = per_day.reindex(every), targets.reindex(every)     # NaN breaks the lines
+    fig, ax = plt.subplots(figsize=(8, 3.9))
+    ax.plot(every, per_day.values, ".-", color=OKABE_ITO[0], lw=1, ms=3,
+            label="videos trending that day (rows)")
+    ax.plot(every, targets.values, ".-", color=OKABE_ITO[1], lw=1, ms=3,
+            label=f"usable windows with their target (day {window + 1}) that day")
+    for i, (a, b) in enumerate(date_ranges(missing_dates(frame))):
+        ax.axvspan(a - pd.Timedelta(hours=12), b + pd.Timedelta(hours=12), color=OKABE_ITO[3],
+                   alpha=0.3, lw=0, label="no data collected" if i == 0 else None)
+    ax.set_ylim(0, np.nanmax(per_day.values) * 1.3)
+    ax.set_xlabel("trending date")
+    ax.set_ylabel("count per day")
+    ax.set_title("Daily coverage of the collection")
+    ax.legend(loc="upper center", ncols=2, fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def trending_durations(frame, window: int = 7):
+    """How long videos stay trending: run lengths, and total trending days per video."""
+    import numpy as np
+
+    runs = frame.groupby("run_id")["run_length"].first()
+    per_video = frame.groupby("video_id").size()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.9), sharex=True)
+    for ax, values, what, title in (
+            (axes[0], runs, "runs", "Consecutive days on the list (runs)"),
+            (axes[1], per_video, "videos", "Total trending days per video")):
+        counts = values.value_counts().sort_index()
+        long = counts.index >= window + 1
+        ax.bar(counts.index[~long], counts.values[~long], width=0.85, color="#999999",
+               label=f"shorter than {window + 1} days")
+        ax.bar(counts.index[long], counts.values[long], width=0.85, color=OKABE_ITO[0],
+               label=f"{window + 1} days or more")
+        ax.axvline(window + 0.5, color="black", ls="--", lw=1,
+                   label=f"{window + 1}-day threshold ({window} in + 1 out)")
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("days")
+        ax.set_ylabel(f"number of {what}")
+        ax.set_xlim(0, int(values.max()) + 1)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("How long videos stay on the Trending list", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def curve_videos(frame, n: int = 5, min_days: int = 14) -> list[str]:
+    """Videos with at least ``min_days`` trending days, at evenly spaced quantiles of their
+    first-day views (ties by id): a deterministic, representative choice."""
+    import numpy as np
+
+    per = frame.groupby("video_id").agg(days=("date", "size"), first=("views", "first"))
+    per = per[per["days"] >= min_days].sort_index().sort_values("first", kind="mergesort")
+    pos = np.round(np.linspace(0.05, 0.95, n) * (len(per) - 1)).astype(int)
+    return list(per.index[pos])
+
+
+def view_curves(frame, videos: list[str], min_days: int = 8):
+    """Views against days since first trending: every video with ``min_days`` or more trending
+    days in grey, ``videos`` highlighted. A day without data breaks the line."""
+    import numpy as np
+
+    f = frame[["video_id", "date", "views"]].copy()
+    f["day"] = (f["date"] - f.groupby("video_id")["date"].transform("min")).dt.days
+    many = f.groupby("video_id")["date"].transform("size") >= min_days
+    grid = f[many].pivot(index="video_id", columns="day", values="views")
+    grid = grid.reindex(columns=range(int(grid.columns.max()) + 2))   # last column: NaN separator
+    x = np.tile(grid.columns.to_numpy(dtype=float), len(grid))
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    ax.plot(x, grid.to_numpy(dtype=float).ravel(), "-", color="#BBBBBB", lw=0.5, alpha=0.35,
+            rasterized=True, label=f"all {len(grid):,} videos with {min_days}+ trending days")
+    titles = frame.drop_duplicates("video_id").set_index("video_id")["title"]
+    for i, vid in enumerate(videos):
+        g = f[f["video_id"] == vid]
+        s = g.set_index("day")["views"].reindex(range(int(g["day"].max()) + 1))
+        t = str(titles.get(vid, vid))
+        ax.plot(s.index, s.values, "-o", ms=3, lw=1.8, color=OKABE_ITO[i % len(OKABE_ITO)],
+                label=(t[:38] + "…") if len(t) > 38 else t)
+    views_axis(ax)
+    ax.set_xlim(-0.5, grid.columns.max() - 0.5)
+    ax.set_xlabel("days since the video first trended")
+    ax.set_ylabel("views (cumulative, log scale)")
+    ax.set_title("View counts of trending videos")
+    ax.legend(fontsize=7.5, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def growth_by_day(frame, min_pairs: int = 30):
+    """Daily relative view increase v_t / v_(t-1) - 1 inside runs, by day of the run.
+
+    One row per day of the run (1 = first trending day, so day 2 is the first with an
+    increase): quartiles, 5% and 95% quantiles and the number of (video, day) pairs; days
+    with fewer than ``min_pairs`` pairs are left out.
+    """
+    import pandas as pd
+
+    inside = frame["day_in_run"] > 0
+    g = (frame["views"] / frame["views"].shift() - 1)[inside]
+    day = frame.loc[inside, "day_in_run"] + 1
+    q = g.groupby(day).quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack()
+    q.columns = ["q05", "q25", "median", "q75", "q95"]
+    q["pairs"] = g.groupby(day).size()
+    q.index.name = "day"
+    return q[q["pairs"] >= min_pairs]
+
+
+def growth_decay(table):
+    """Median and interquartile band of the daily relative view increase by day of the run."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    x = table.index
+    ax.fill_between(x, table["q05"].clip(lower=1e-4), table["q95"], color=OKABE_ITO[0],
+                    alpha=0.12, lw=0, label="5% to 95% of videos")
+    ax.fill_between(x, table["q25"], table["q75"], color=OKABE_ITO[0], alpha=0.3, lw=0,
+                    label="interquartile range")
+    ax.plot(x, table["median"], "-o", color=OKABE_ITO[0], ms=4, lw=2, label="median")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(
+        lambda v, _p: f"{100 * v:g}%"))
+    ax.set_ylim(bottom=min(1e-3, table["q05"].clip(lower=1e-4).min() * 0.8))
+    ax.set_xlabel("day of the trending run (1 = first day on the list)")
+    ax.set_ylabel("daily view increase (% of previous day's views)")
+    ax.set_title("Daily growth of views decays within a run")
+    ax.xaxis.set_major_locator(mticker.MultipleLocator(2))
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def count_matrix(sample, columns=("views", "likes", "dislikes", "comment_count")):
+    """Pairwise log-log density (hexbin, lower), correlation of logs (upper), histograms
+    (diagonal) of the counts in ``sample`` (one row per video)."""
+    import numpy as np
+
+    logs = np.log10(1 + sample[list(columns)].astype(float))
+    corr = logs.corr()
+    n = len(columns)
+    fig, axes = plt.subplots(n, n, figsize=(8.5, 8.5))
+    lims = {c: (np.floor(logs[c].min()), np.ceil(logs[c].max())) for c in columns}
+    fmt = mticker.FuncFormatter(lambda v, _p: human(10 ** v))
+    for i, ci in enumerate(columns):
+        for j, cj in enumerate(columns):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(logs[ci], bins=40, color=OKABE_ITO[0], alpha=0.8)
+                ax.set_yticks([])
+            elif i > j:
+                ax.hexbin(logs[cj], logs[ci], gridsize=35, bins="log", cmap="Blues",
+                          mincnt=1, linewidths=0)
+                ax.set_ylim(*lims[ci])
+            else:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, f"r = {corr.loc[ci, cj]:.2f}", ha="center", va="center",
+                        fontsize=13, transform=ax.transAxes,
+                        color=plt.get_cmap("Blues")(0.35 + 0.65 * max(corr.loc[ci, cj], 0)))
+                continue
+            ax.set_xlim(*lims[cj])
+            ax.xaxis.set_major_locator(mticker.MultipleLocator(2))
+            ax.xaxis.set_major_formatter(fmt)
+            if i != j:
+                ax.yaxis.set_major_locator(mticker.MultipleLocator(2))
+                ax.yaxis.set_major_formatter(fmt)
+            ax.tick_params(labelsize=8)
+            if i == n - 1:
+                ax.set_xlabel(COUNT_LABELS.get(cj, cj) + " + 1")
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(COUNT_LABELS.get(ci, ci) + " + 1")
+            elif i != j:
+                ax.set_yticklabels([])
+    axes[0, 0].set_ylabel("videos\n(histogram)")
+    fig.suptitle("Views, likes, dislikes and comments (one day per video)", fontweight="bold")
     fig.tight_layout()
     return fig
