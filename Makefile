@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 export TF_ENABLE_ONEDNN_OPTS := 0
 
-.PHONY: book test unit integration book-strict book-check data results clean distclean
+.PHONY: book test unit integration book-strict book-check data results bench clean distclean
 
 book: $(STAMP) data results
 	$(PY) -m ytlstm book
@@ -47,6 +47,10 @@ book-strict: $(STAMP) data results
 
 book-check: $(STAMP)
 	$(PY) -m pytest -q -m book
+
+# Timings of the book build and of training (not part of `make test`); see benchmarks/run.py.
+bench: $(STAMP) data
+	$(PY) benchmarks/run.py
 
 clean:
 	rm -rf _build
