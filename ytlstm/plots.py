@@ -283,9 +283,8 @@ def view_curves(frame, videos: list[str], min_days: int = 8):
     for i, vid in enumerate(videos):
         g = f[f["video_id"] == vid]
         s = g.set_index("day")["views"].reindex(range(int(g["day"].max()) + 1))
-        t = str(titles.get(vid, vid))
         ax.plot(s.index, s.values, "-o", ms=3, lw=1.8, color=OKABE_ITO[i % len(OKABE_ITO)],
-                label=(t[:38] + "…") if len(t) > 38 else t)
+                label=plain_title(str(titles.get(vid, "")), vid, width=32))
     views_axis(ax)
     ax.set_xlim(-0.5, grid.columns.max() - 0.5)
     ax.set_xlabel("days since the video first trended")
@@ -360,8 +359,9 @@ def count_matrix(sample, columns=("views", "likes", "dislikes", "comment_count")
                 ax.set_ylim(*lims[ci])
             else:
                 ax.set_axis_off()
-                ax.text(0.5, 0.5, f"r = {corr.loc[ci, cj]:.2f}", ha="center", va="center",
-                        fontsize=13, transform=ax.transAxes,
+                ax.text(0.5, 0.5, f"r = {corr.loc[ci, cj]:.2f}\n({COUNT_LABELS.get(ci, ci)}, "
+                        f"{COUNT_LABELS.get(cj, cj)})", ha="center", va="center",
+                        fontsize=12, transform=ax.transAxes,
                         color=plt.get_cmap("Blues")(0.35 + 0.65 * max(corr.loc[ci, cj], 0)))
                 continue
             ax.set_xlim(*lims[cj])
