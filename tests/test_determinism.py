@@ -1,0 +1,48 @@
+"""Two builds of the study from scratch give identical numbers (PROTOCOL section 8).
+
+The study is built twice on the same small synthetic dataset into two empty caches: once
+training in this process and once in two worker processes, so the test also shows that a
+network's result does not depend on which process trained it or in what order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_study_small import CONFIG, _dataset
+from ytlstm.study import run_study
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("determinism")
+    files = _dataset(root / "data")
+    builds = []
+    for i, jobs in enumerate((1, 2)):
+        study = run_study(CONFIG, data_dir=files.folder, cache_dir=root / f"cache{i}",
+                          results_dir=root / f"results{i}", verbose=False, jobs=jobs)
+        assert not study.cache_hits, "a build from scratch must not read any cache"
+        builds.append((study, root / f"results{i}"))
+    return builds
+
+
+def test_identical_predictions(two_builds):
+    (a, _), (b, _) = two_builds
+    for kind in ("chronological", "video"):
+        pa, pb = a.predictions(kind, ensemble=False), b.predictions(kind, ensemble=False)
+        assert pa.keys() == pb.keys()
+        for name in pa:
+            np.testing.assert_array_equal(pa[name], pb[name], err_msg=f"{kind} {name}")
+
+
+def test_identical_metrics_tables(two_builds):
+    (_, ra), (_, rb) = two_builds
+    for table in ("metrics", "intervals_test", "paired_test", "tuning"):
+        ta, tb = pd.read_csv(ra / f"{table}.csv"), pd.read_csv(rb / f"{table}.csv")
+        drop = [c for c in ta.columns if c == "seconds"]          # wall-clock times differ
+        pd.testing.assert_frame_equal(ta.drop(columns=drop), tb.drop(columns=drop),
+                                      check_exact=True, obj=table)
