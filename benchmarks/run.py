@@ -7,12 +7,13 @@ Measures, on this machine, in a fresh clone of the repository (so the caches sta
 4. a rebuild after editing one package module (a comment added to ytlstm/plots.py, which no
    cached stage depends on: the study cache must hit, the chapters re-execute),
 then training throughput per model from the study's own training logs, and peak memory of each
-build step. Writes benchmarks/results.csv (appends one row per measurement) and prints a table.
+build step. Prints a table and writes it to benchmarks/results.json (the latest run; commit it
+so the book's reproducibility appendix shows the latest figures).
 """
 
 from __future__ import annotations
 
-import csv
+import json
 import os
 import platform
 import resource
@@ -25,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results.csv"
+OUT = ROOT / "benchmarks" / "results.json"
 
 
 def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
@@ -85,17 +86,11 @@ def main() -> int:
                          "seconds": round(n_train * r.epochs / r.seconds), "peak_rss_mib": ""})
             print(f"train {model:<33} {r.seconds / r.epochs:8.3f} s/epoch "
                   f"{n_train * r.epochs / r.seconds:8.0f} windows/s")
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    new = not OUT.exists()
-    with open(OUT, "a", newline="") as f:
-        w = csv.DictWriter(f, ["timestamp", "machine", "cores", "measurement", "seconds",
-                               "peak_rss_mib"])
-        if new:
-            w.writeheader()
-        for r in rows:
-            w.writerow({"timestamp": stamp, "machine": platform.machine(),
-                        "cores": os.cpu_count(), **r})
-    print(f"appended {len(rows)} rows to {OUT.relative_to(ROOT)}")
+    record = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": platform.machine(), "cores": os.cpu_count(),
+              "python": platform.python_version(), "rows": rows}
+    OUT.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 
 

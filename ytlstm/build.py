@@ -24,10 +24,18 @@ JUPYTER_CACHE = BUILD_DIR / ".jupyter_cache"
 FINGERPRINT = BUILD_DIR / ".ytlstm-fingerprint"
 
 
-def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None = None) -> str:
-    """Hash of the package's source, the configuration and the data's content."""
+#: Files outside the package that chapters read (besides the study's results).
+CHAPTER_INPUTS = (Path("benchmarks") / "results.json",)
+
+
+def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None = None,
+                root: str | Path = ".") -> str:
+    """Hash of the package's source, the configuration, the data's content and chapter inputs."""
     config = config or StudyConfig()
     h = hashlib.sha256()
+    for rel in CHAPTER_INPUTS:
+        p = Path(root) / rel
+        h.update(rel.as_posix().encode() + (p.read_bytes() if p.exists() else b"-"))
     for p in sorted(PACKAGE_DIR.rglob("*.py")):
         h.update(p.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(p.read_bytes())
@@ -40,7 +48,7 @@ def build_book(root: str | Path = ".", strict: bool = False, builder: str = "htm
                data_dir: str | Path | None = None) -> int:
     """Run ``jupyter-book build``; returns its exit status."""
     root = Path(root)
-    fp = fingerprint(data_dir)
+    fp = fingerprint(data_dir, root=root)
     stamp = root / FINGERPRINT
     changed = not stamp.exists() or stamp.read_text().strip() != fp
     if changed and (root / JUPYTER_CACHE).exists():
