@@ -28,6 +28,17 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country", default="US", help="two-letter country code (default: US)")
 
 
+def _add_study_options(p: argparse.ArgumentParser, models_help: str) -> None:
+    """Options shared by the commands that run (or load) the cached study."""
+    _add_data_options(p)
+    p.add_argument("--seeds", type=int, default=None,
+                   help="number of seeds per neural model (default: the configuration's 5)")
+    p.add_argument("--cache-dir", default=None,
+                   help="result cache (default: $YTLSTM_CACHE_DIR or _build/cache)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR), help=models_help)
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from ytlstm.data import load_dataset
 
@@ -167,16 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the study (cached) and write its tables as CSV",
                        epilog="example: ytlstm run --country US --seeds 2 --out /tmp/results",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_data_options(p)
+    _add_study_options(p, "where to save the final models (default: _build/models)")
     p.add_argument("--out", default=str(DEFAULT_RESULTS_DIR),
                    help="folder for the CSV tables (default: _build/results)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help="number of seeds per neural model (default: the configuration's 5)")
-    p.add_argument("--cache-dir", default=None,
-                   help="result cache (default: $YTLSTM_CACHE_DIR or _build/cache)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR),
-                   help="where to save the final models (default: _build/models)")
     p.add_argument("--no-models", action="store_true", help="do not save the final models")
     p.set_defaults(func=cmd_run)
 
@@ -193,14 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="save the study's final models (cached run) for `ytlstm predict`",
                        epilog="example: ytlstm export-models --models-dir _build/models",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_data_options(p)
-    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR),
-                   help="where to write one folder per model (default: _build/models)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help="number of seeds per neural model (default: the configuration's 5)")
-    p.add_argument("--cache-dir", default=None,
-                   help="result cache (default: $YTLSTM_CACHE_DIR or _build/cache)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_study_options(p, "where to write one folder per model (default: _build/models)")
     p.set_defaults(func=cmd_export_models)
 
     p = sub.add_parser("predict", help="forecast tomorrow's views of videos with a saved model",
