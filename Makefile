@@ -1,6 +1,8 @@
 # Two commands for a new machine (see README.md):
 #   make book   set up .venv, make sure the data is there, run the study, build the book
 #   make test   unit + integration tests, a clean strict book build, checks of the built HTML
+#               (static checks, and headless Chromium: images, math, console errors, screenshots)
+#   make pdf    the whole book as one PDF, _build/pdf/ytlstm.pdf (after `make book`)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -14,9 +16,12 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 export TF_ENABLE_ONEDNN_OPTS := 0
 
-.PHONY: book test unit integration book-strict book-check data results bench clean distclean
+MATHJAX := _build/mathjax/html/_static/mathjax/tex-mml-chtml.js
 
-book: $(STAMP) data results
+.PHONY: book test unit integration book-strict book-check data results bench clean distclean \
+	mathjax browser-deps pdf
+
+book: $(STAMP) data results mathjax
 	$(PY) -m ytlstm book
 
 $(STAMP): pyproject.toml requirements.lock
@@ -34,19 +39,55 @@ results: $(STAMP) data
 test: $(STAMP) data unit integration book-strict book-check
 
 unit: $(STAMP)
-	$(PY) -m pytest -q -m "not integration and not book"
+	$(PY) -m pytest -q -m "not integration and not book and not pdf"
 
 integration: $(STAMP) data
 	$(PY) -m pytest -q -m integration
 
 # A clean build of the book (execution cache and HTML removed; the study's result cache is
 # kept, see README), with Sphinx warnings as errors.
-book-strict: $(STAMP) data results
+book-strict: $(STAMP) data results mathjax
 	rm -rf _build/html _build/.jupyter_cache
 	$(PY) -m ytlstm book --strict
 
-book-check: $(STAMP)
+book-check: $(STAMP) browser-deps
 	$(PY) -m pytest -q -m book
+
+# MathJax 3 from the npm registry (version and checksum in tools/mathjax/package-lock.json),
+# copied where html_extra_path (in _config.yml) puts it into the book: pages need no CDN.
+mathjax: $(MATHJAX)
+
+$(MATHJAX): tools/mathjax/package.json tools/mathjax/package-lock.json
+	@command -v npm >/dev/null || { echo "make mathjax: npm not found; install Node.js with npm (Debian: apt-get install -y npm)" >&2; exit 1; }
+	rm -rf _build/mathjax
+	mkdir -p _build/mathjax/npm $(@D)
+	cp tools/mathjax/package.json tools/mathjax/package-lock.json _build/mathjax/npm/
+	cd _build/mathjax/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	cd _build/mathjax/npm/node_modules/mathjax && \
+		cp -r LICENSE es5/tex-mml-chtml.js es5/input es5/output es5/ui es5/a11y es5/sre "$(CURDIR)/$(@D)/"
+	touch $@
+
+# Debian's Chromium and ChromeDriver for the browser checks and the PDF, installed when
+# missing (needs root and apt-get, as on CI); anywhere else this fails and says what to install.
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "browser-deps: installing Debian's chromium and chromium-driver"; \
+		log=$$(mktemp); \
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver; } >"$$log" 2>&1; then cat "$$log" >&2; exit 1; fi; \
+		rm -f "$$log"; \
+	else \
+		echo "browser-deps: /usr/bin/chromium or /usr/bin/chromedriver is missing and this is not" \
+			"root with apt-get: install Debian's chromium and chromium-driver" \
+			"(sudo apt-get install chromium chromium-driver)" >&2; exit 1; \
+	fi
+
+# The whole book as one PDF: a single-page HTML build (_build/singlehtml, sharing the
+# execution cache with `make book`) printed by headless Chromium, then checked (page count,
+# every chapter title, figures, bibliography). See tools/pdf.py.
+pdf: $(STAMP) data results mathjax browser-deps
+	$(PY) tools/pdf.py
 
 # Timings of the book build and of training (not part of `make test`); see benchmarks/run.py.
 bench: $(STAMP) data
