@@ -265,3 +265,31 @@ def transfer_table(study) -> pd.DataFrame:
                          "best_val_loss": min(r.val_loss), "test_mae": mae_,
                          "test_rel_mae": mae_ / naive_mae})
     return pd.DataFrame(rows)
+
+
+def verdict(test: dict, level: float = 0.05) -> dict[str, str]:
+    """Plain words for a :func:`comparison_test` result.
+
+    ``verb``: how the LSTM compares ("beats", "has a lower MAE than", "does not beat");
+    ``significance``: what the two paired tests say, including when they disagree.
+    The Diebold-Mariano test on per-date losses is the primary test (PROTOCOL section 7);
+    the paired bootstrap over videos is reported beside it.
+    """
+    dm, pb = test["dm_p_value"] < level, test["bootstrap_p_value"] < level
+    pct = f"{100 * level:g}%"
+    if not test["lstm_better"]:
+        verb = "does not beat"
+    else:
+        verb = "beats" if dm else "has a lower MAE than"
+    if dm and pb:
+        sig = f"and both paired tests find the difference significant at the {pct} level"
+    elif not dm and not pb:
+        sig = f"but neither paired test finds the difference significant at the {pct} level"
+    elif pb:
+        sig = (f"but the difference is significant at the {pct} level only by the paired "
+               "bootstrap over videos, not by the Diebold-Mariano test on per-date losses, which "
+               "also allows for errors shared by all videos on the same date")
+    else:
+        sig = (f"significant at the {pct} level by the Diebold-Mariano test but not by the "
+               "paired bootstrap over videos")
+    return {"verb": verb, "significance": sig}
