@@ -1,7 +1,7 @@
 """ytlstm: forecasting next-day views of trending YouTube videos with LSTM models.
 
-Importing the package is cheap: TensorFlow is imported only by the modules that train
-or load neural networks (``models``, ``transfer``, ``clusters`` when training).
+Importing the package is cheap: TensorFlow is imported only when a neural network is built,
+trained or loaded (``models``, the training workers of ``training``, ``importance``, ``saved``).
 """
 
 from ytlstm.config import StudyConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Environment variable naming the folder that holds ``XXvideos.csv`` and ``XX_category_id.json``.
@@ -68,8 +68,6 @@ class StudyConfig:
     cluster_k_grid: tuple[int, ...] = (2, 3, 4, 5, 6)
     cluster_seed: int = 0
     min_cluster_train_windows: int = 400
-    # transfer
-    transfer_freeze_epochs: int = 5
     # evaluation
     bootstrap_reps: int = 2000
     bootstrap_seed: int = 12345

@@ -218,7 +218,7 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
 
     # transfer: the multivariate LSTM started from each seed's univariate network
     neural["chronological"]["lstm_transfer"], _ = stage(
-        "lstm_transfer_chronological", nn_params, nn_modules,
+        "lstm_transfer_chronological", nn_params, nn_modules + ("transfer",),
         [k_win, keys[("chronological", "lstm_univariate")]],
         lambda: _neural_stage("lstm_transfer", True, windows, splits["chronological"], config,
                               jobs, say, init_from=neural["chronological"]["lstm_univariate"]))

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ytlstm.config import StudyConfig
+from ytlstm.transfer import transfer_weights
 from ytlstm.windows import FeatureTransform, Windows
 
 #: Environment variable: number of training processes (default: the number of cores).
@@ -55,19 +56,6 @@ class Trained:
     seconds: float = 0.0
     weights: list = field(default_factory=list)
     initial_pred: np.ndarray | None = None   # transfer: predictions before fine-tuning
-
-
-def transfer_weights(uni_weights: list, n_channels: int, n_uni_channels: int) -> list:
-    """Univariate LSTM weights -> initial multivariate weights (PROTOCOL section 6).
-
-    The input kernel's rows for the views channels are the univariate ones; the rows for the
-    new channels start at zero; the recurrent kernel, the bias and the dense head are copied.
-    The resulting network reproduces the univariate predictions exactly.
-    """
-    kernel, recurrent, bias, dense_w, dense_b = uni_weights
-    new_kernel = np.zeros((n_channels, kernel.shape[1]), dtype=kernel.dtype)
-    new_kernel[:n_uni_channels] = kernel
-    return [new_kernel, recurrent.copy(), bias.copy(), dense_w.copy(), dense_b.copy()]
 
 
 _WORKER_DATA: dict = {}
