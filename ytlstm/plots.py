@@ -50,8 +50,8 @@ def human(x: float, _pos=None) -> str:
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= div:
             v = x / div
-            return f"{v:.0f}{suffix}" if v >= 10 or v == int(v) else f"{v:.1f}{suffix}"
-    return f"{x:.0f}"
+            return f"{v:.0f}{suffix}" if v == int(v) else f"{v:.3g}{suffix}"
+    return f"{x:.0f}" if x == int(x) else f"{x:.3g}"
 
 
 def learning_curves(ax, result, title: str, color_: str | None = None) -> None:

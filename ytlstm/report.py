@@ -223,7 +223,8 @@ def fmt_pct(x, digits: int = 1) -> str:
 
 
 def fmt_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    """A p-value with its relation, for prose like "p {fmt_p(p)}": "= 0.095" or "< 0.001"."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def glue_text(name: str, text: str) -> None:
