@@ -154,6 +154,8 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     ``study.timings`` holds, per stage, the seconds it took when it was computed (so a
     cached rebuild still reports the original training times).
     """
+    from ytlstm import clusters  # imports this module's NeuralResult
+
     config = config or StudyConfig()
     say = _progress(verbose)
     cache = ResultCache(resolve_cache_dir(cache_dir))
@@ -188,10 +190,11 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
                                                  config.test_frac, config.val_frac),
             "video": video_split(w, config.test_frac, config.val_frac, config.video_split_seed)}
 
-    (windows, splits), k_win = stage("windows", config.subset(SPLIT_FIELDS), ("windows",),
-                                     [k_data], make_splits)
+    (windows, splits), k_win = stage("windows", config.subset(SPLIT_FIELDS),
+                                     ("windows", "study"), [k_data], make_splits)
 
-    nn_modules = ("models", "training", "windows")
+    # the stages' code: their own modules, and this one (which holds the stage functions)
+    nn_modules = ("models", "training", "windows", "study")
     tuning, k_tune = stage("tuning", {**config.subset(NN_FIELDS), "seed": config.seeds[0],
                                       **config.subset(("units_grid", "loss_grid", "target_grid"))},
                            nn_modules, [k_win],
@@ -203,7 +206,7 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     baselines: dict[str, dict[str, np.ndarray]] = {}
     for kind in ("chronological", "video"):
         baselines[kind], _ = stage(f"baselines_{kind}", config.subset(("gbm_seed", "target")),
-                                   ("baselines", "windows"), [k_win],
+                                   ("baselines", "windows", "study"), [k_win],
                                    lambda kind=kind: _baseline_stage(windows, splits[kind],
                                                                      config))
 
@@ -230,10 +233,19 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
         [k_win, keys[("chronological", "lstm_multivariate")]],
         lambda: _importance(neural["chronological"]["lstm_multivariate"], windows, ch, config))
 
+    # one univariate LSTM per cluster of videos (small clusters: the global univariate LSTM)
+    cluster_result, _ = stage(
+        "clusters_chronological",
+        {**nn_params, **config.subset(("cluster_k_grid", "cluster_seed",
+                                       "min_cluster_train_windows"))},
+        nn_modules + ("clusters",), [k_win, keys[("chronological", "lstm_univariate")]],
+        lambda: clusters.run_clusters(windows, ch, config,
+                                      neural["chronological"]["lstm_univariate"], jobs, say))
+    neural["chronological"]["lstm_cluster"] = cluster_result.result
+
     study = Study(config=config, dataset=dataset, windows=windows, splits=splits,
-                  baselines=baselines, tuning=tuning, neural=neural, timings=timings,
-                  importance=study_importance)
-    _optional_stages(study, stage, nn_params, nn_modules, k_win, keys, jobs, say)
+                  baselines=baselines, tuning=tuning, neural=neural, clusters=cluster_result,
+                  importance=study_importance, timings=timings)
     study.cache_hits, study.cache_misses = list(cache.hits), list(cache.misses)
     timings["total_this_run"] = time.perf_counter() - t_all
     say(f"study ready in {timings['total_this_run']:.1f} s "
@@ -252,20 +264,3 @@ def _importance(result: NeuralResult, windows: Windows, split: Split,
 
     return permutation_importance(result, windows, np.flatnonzero(split.mask("train")),
                                   np.flatnonzero(split.mask("validation")), config)
-
-
-def _optional_stages(study: Study, stage, nn_params, nn_modules, k_win, keys, jobs, say):
-    """Clusters, when that module exists."""
-    try:
-        from ytlstm import clusters
-    except ImportError:  # pragma: no cover - stage not built yet
-        return
-    config = study.config
-    params = {**nn_params, **config.subset(("cluster_k_grid", "cluster_seed",
-                                            "min_cluster_train_windows"))}
-    study.clusters, _ = stage("clusters_chronological", params, nn_modules + ("clusters",),
-                              [k_win, keys[("chronological", "lstm_univariate")]],
-                              lambda: clusters.run_clusters(
-                                  study.windows, study.splits["chronological"], config,
-                                  study.neural["chronological"]["lstm_univariate"], jobs, say))
-    study.neural["chronological"]["lstm_cluster"] = study.clusters.result
