@@ -51,6 +51,9 @@ def main() -> int:
         clone = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         env["PYTHONPATH"] = str(clone)      # the clone's package, also in the chapters' kernels
+        # MathJax for the pages (npm, ~3 s; not part of the timings)
+        subprocess.run(["make", "--no-print-directory", "mathjax"], cwd=clone, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
         book = [py, "-m", "ytlstm", "book"]
         study = [py, "-m", "ytlstm", "run", "--quiet"]
 
