@@ -1,0 +1,62 @@
+"""`ytlstm predict` with the study's own saved models reproduces the study's predictions.
+
+Runs after the book build (marker ``book``): it loads the study from the result cache and
+the models that `ytlstm run` saved in ``_build/models``. For real US test videos, a CSV
+holds each video's rows up to the last input day of its latest test window, exactly as in
+the Kaggle file; the forecasts must equal the study's predictions for those windows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ytlstm.cli import main
+from ytlstm.config import DEFAULT_CACHE_DIR
+from ytlstm.data import find_country_files
+from ytlstm.study import run_study
+
+pytestmark = pytest.mark.book
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "_build" / "models"
+
+
+@pytest.fixture(scope="module")
+def study(real_data_dir):
+    study = run_study(data_dir=real_data_dir, cache_dir=ROOT / DEFAULT_CACHE_DIR, verbose=False)
+    assert not study.cache_misses, "the study must come from the book build's cache"
+    return study
+
+
+@pytest.fixture(scope="module")
+def held_back(study, real_data_dir, tmp_path_factory):
+    """A Kaggle-format CSV of 150 test videos cut at their latest test window's inputs."""
+    w = study.windows
+    test = np.flatnonzero(study.splits["chronological"].mask("test"))
+    latest = pd.DataFrame({"i": test, "video": w.video_id[test], "date": w.target_date[test]})
+    latest = latest.sort_values("date").groupby("video").tail(1).sort_values("video").head(150)
+    cut = dict(zip(latest.video, pd.to_datetime(latest.date) - pd.Timedelta(days=1)))
+    files = find_country_files(real_data_dir, "US")
+    raw = pd.read_csv(files.videos, dtype=str, keep_default_na=False)
+    day = pd.to_datetime(raw.trending_date, format="%y.%d.%m")
+    keep = raw.video_id.isin(list(cut)) & (day <= raw.video_id.map(cut))
+    path = tmp_path_factory.mktemp("predict") / "held_back.csv"
+    raw[keep].to_csv(path, index=False)
+    return path, latest.set_index("video")["i"]
+
+
+@pytest.mark.parametrize("model", ["lstm_multivariate", "lstm_transfer", "lstm_univariate",
+                                   "lstm_cluster", "drift", "linear_ar"])
+def test_predict_reproduces_the_study(study, held_back, model, tmp_path, capsys):
+    csv, window_of = held_back
+    out = tmp_path / "forecasts.csv"
+    code = main(["predict", "--model", model, "--csv", str(csv), "--out", str(out),
+                 "--models-dir", str(MODELS)])
+    assert code in (0, 1), capsys.readouterr().err
+    got = pd.read_csv(out).set_index("video_id")
+    assert len(got) >= 0.9 * len(window_of), "most held-back videos must be forecast"
+    expected = study.predictions("chronological")[model][window_of.loc[got.index].to_numpy()]
+    np.testing.assert_allclose(got["forecast_views"].to_numpy(), expected, rtol=1e-5)
