@@ -294,3 +294,18 @@ def verdict(test: dict, level: float = 0.05) -> dict[str, str]:
         sig = (f"significant at the {pct} level by the Diebold-Mariano test but not by the "
                "paired bootstrap over videos")
     return {"verb": verb, "significance": sig}
+
+
+def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
+    """A compact results table: each metric with its 95% interval in one column."""
+    def span(col: str, fmt_: str) -> pd.Series:
+        return ci.apply(lambda r: f"{r[col]:{fmt_}} [{r[col + '_lo']:{fmt_}} – {r[col + '_hi']:{fmt_}}]",
+                        axis=1)
+
+    return pd.DataFrame({
+        "model": ci["model"].map(label),
+        "MAE (views) [95% CI]": span("mae", ",.0f"),
+        "RMSE (views)": ci["rmse"].map(lambda v: f"{v:,.0f}"),
+        "MAPE (%)": ci["mape"].map(lambda v: f"{v:.2f}"),
+        "relative MAE [95% CI]": span("rel_mae", ".3f"),
+    })
