@@ -6,6 +6,9 @@
 - Sphinx 7.4 writes an inline ``<script>`` registered after the builder started (sphinx-thebe's
   ``const THEBE_JS_URL = ...``, sphinx-togglebutton's selector) twice, and the second
   ``const`` is a SyntaxError in every page's console: drop the repeats.
+- Tables are glued with ``{glue:figure}`` (myst-nb has no numbered table from executed
+  output), which Sphinx would number as figures: a figure whose name starts with ``tbl-``
+  becomes a ``glued_table`` node, numbered and referenced as "Table N".
 - The theme's colour mode defaults to "light": pydata-sphinx-theme logs a console error on
   a first visit when no mode is set, and the figures are drawn on white.
 """
@@ -14,9 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
+from sphinx.writers.html5 import HTML5Translator
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +64,32 @@ def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict
     scripts[:] = unique
 
 
+class glued_table(nodes.figure):  # noqa: N801 - docutils node classes are lower case
+    """A table shown through ``{glue:figure}``: numbered and referenced as a table."""
+
+
+def _caption_text(node: nodes.Element) -> str:
+    return next((c.astext() for c in node.children if isinstance(c, nodes.caption)), "")
+
+
+class GluedTables(SphinxTransform):
+    """Turn figures named ``tbl-*`` into :class:`glued_table` nodes (before numbering)."""
+
+    default_priority = 800
+
+    def apply(self, **kwargs) -> None:
+        for fig in list(self.document.findall(nodes.figure)):
+            if any(i.startswith("tbl-") for i in fig["ids"]):
+                table = glued_table(fig.rawsource, *fig.children, **fig.attributes)
+                fig.replace_self(table)
+                for i in table["ids"]:          # references resolve through document.ids
+                    self.document.ids[i] = table
+
+
 def setup(app: Sphinx) -> dict:
+    app.add_enumerable_node(glued_table, "table", _caption_text,
+                            html=(HTML5Translator.visit_figure, HTML5Translator.depart_figure))
+    app.add_transform(GluedTables)
     app.connect("config-inited", _theme_mode)
     app.connect("builder-inited", _check_mathjax)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
