@@ -74,6 +74,9 @@ def test_figures_are_real_images(name, soup_of):
 def test_figures_and_tables_are_numbered(soup_of):
     text = soup_of("univariate").get_text(" ")
     assert re.search(r"Fig\. \d+", text), "figures are not numbered"
+    methods = soup_of("methods").get_text(" ")
+    assert re.search(r"Table \d+", methods), "tables are not numbered as tables"
+    assert not re.search(r"Fig\. \d+", methods), "a table of the methods chapter is called a figure"
 
 
 def test_bibliography_lists_the_required_sources(soup_of):
