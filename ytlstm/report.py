@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ytlstm.evaluate import bootstrap_metrics, diebold_mariano, paired_bootstrap, point_metrics
+from ytlstm.evaluate import bootstrap_metrics, diebold_mariano, mae, paired_bootstrap, point_metrics
 
 #: Display order and labels of every model.
 MODEL_LABELS = {
@@ -96,7 +96,7 @@ def best_by_validation(study, candidates, kind: str = "chronological") -> str:
     w, split = study.windows, study.splits[kind]
     m = split.mask("validation")
     preds = study.predictions(kind)
-    return min(candidates, key=lambda k: np.mean(np.abs(w.y[m] - preds[k][m])))
+    return min(candidates, key=lambda k: mae(w.y[m], preds[k][m]))
 
 
 def comparison_test(study, kind: str = "chronological") -> dict:
@@ -256,11 +256,11 @@ def transfer_table(study) -> pd.DataFrame:
     """Transfer vs random initialisation of the multivariate LSTM, per seed."""
     w, split = study.windows, study.splits["chronological"]
     m = split.mask("test")
-    naive_mae = np.mean(np.abs(w.y[m] - w.views[m, -1]))
+    naive_mae = mae(w.y[m], w.views[m, -1])
     rows = []
     for init, name in (("transfer", "lstm_transfer"), ("random", "lstm_multivariate")):
         for r in study.neural["chronological"][name].runs:
-            mae_ = float(np.mean(np.abs(w.y[m] - r.pred[m])))
+            mae_ = mae(w.y[m], r.pred[m])
             rows.append({"init": init, "seed": r.seed, "best_epoch": r.best_epoch,
                          "epochs_run": r.epochs_run, "seconds": r.seconds,
                          "best_val_loss": min(r.val_loss), "test_mae": mae_,

@@ -195,7 +195,7 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
 
     # the stages' code: their own modules, and this one (which holds the stage functions)
     nn_modules = ("models", "training", "windows", "study")
-    tuning, k_tune = stage("tuning", {**config.subset(NN_FIELDS), "seed": config.seeds[0],
+    tuning, _ = stage("tuning", {**config.subset(NN_FIELDS), "seed": config.seeds[0],
                                       **config.subset(("units_grid", "loss_grid", "target_grid"))},
                            nn_modules, [k_win],
                            lambda: _tuning_stage(windows, splits["chronological"], config, jobs,
