@@ -17,9 +17,11 @@ export PYTHONHASHSEED := 0
 export TF_ENABLE_ONEDNN_OPTS := 0
 
 MATHJAX := _build/mathjax/html/_static/mathjax/tex-mml-chtml.js
+AXE := _build/axe/axe.min.js
+CFFCONVERT := _build/tools/cffconvert/bin/cffconvert
 
 .PHONY: book test unit integration book-strict book-check data results bench clean distclean \
-	mathjax browser-deps pdf
+	mathjax axe cffconvert browser-deps pdf
 
 book: $(STAMP) data results mathjax
 	$(PY) -m ytlstm book
@@ -50,7 +52,7 @@ book-strict: $(STAMP) data results mathjax
 	rm -rf _build/html _build/.jupyter_cache
 	$(PY) -m ytlstm book --strict
 
-book-check: $(STAMP) browser-deps
+book-check: $(STAMP) browser-deps axe cffconvert
 	$(PY) -m pytest -q -m book
 
 # MathJax 3 from the npm registry (version and checksum in tools/mathjax/package-lock.json),
@@ -65,6 +67,29 @@ $(MATHJAX): tools/mathjax/package.json tools/mathjax/package-lock.json
 	cd _build/mathjax/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	cd _build/mathjax/npm/node_modules/mathjax && \
 		cp -r LICENSE es5/tex-mml-chtml.js es5/input es5/output es5/ui es5/a11y es5/sre "$(CURDIR)/$(@D)/"
+	touch $@
+
+# axe-core (version and checksum in tools/axe/package-lock.json): the browser checks inject it
+# into every page (tools/browser.py); it is never part of the book.
+axe: $(AXE)
+
+$(AXE): tools/axe/package.json tools/axe/package-lock.json
+	@command -v npm >/dev/null || { echo "make axe: npm not found; install Node.js with npm (Debian: apt-get install -y npm)" >&2; exit 1; }
+	rm -rf _build/axe
+	mkdir -p _build/axe/npm
+	cp tools/axe/package.json tools/axe/package-lock.json _build/axe/npm/
+	cd _build/axe/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	cp _build/axe/npm/node_modules/axe-core/axe.min.js _build/axe/npm/node_modules/axe-core/LICENSE $(@D)/
+	touch $@
+
+# cffconvert, which validates CITATION.cff in the book checks, in a venv of its own: it needs
+# jsonschema 3, the book's environment has 4 (pins in tools/cffconvert/requirements.txt).
+cffconvert: $(CFFCONVERT)
+
+$(CFFCONVERT): tools/cffconvert/requirements.txt
+	rm -rf _build/tools/cffconvert
+	$(PYTHON) -m venv _build/tools/cffconvert
+	_build/tools/cffconvert/bin/pip install --quiet --no-deps -r tools/cffconvert/requirements.txt
 	touch $@
 
 # Debian's Chromium and ChromeDriver for the browser checks and the PDF, installed when
