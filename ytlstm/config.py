@@ -45,6 +45,8 @@ class StudyConfig:
     # data and windows
     country: str = "US"
     window: int = 7                      # input days; the target is day window+1
+    # the least number of usable windows in each part of a split (see ytlstm.checks)
+    min_windows_per_part: int = 100
     # split (PROTOCOL section 4)
     test_frac: float = 0.20              # last 20% of trending dates -> test
     val_frac: float = 0.10               # the 10% of dates before -> validation
@@ -56,9 +58,22 @@ class StudyConfig:
     units: int = 32
     loss: str = "mae"
     target: str = "drift"                # "growth": log v8 - log v7; "drift": log v8 - log drift
-    units_grid: tuple[int, ...] = (16, 32, 64)
-    loss_grid: tuple[str, ...] = ("mse", "mae")
+    units_grid: tuple[int, ...] = (16, 32)
+    # "mae_scaled": MAE in log space with windows weighted by their day-7 views (tracks views)
+    loss_grid: tuple[str, ...] = ("mse", "mae", "mae_scaled")
     target_grid: tuple[str, ...] = ("growth", "drift")
+    tuning_seeds: int = 3                # seeds per configuration when choosing (protocol v2)
+    # rolling origins (protocol v2): the test period cut into this many consecutive blocks
+    n_origins: int = 4
+    # baseline grids (protocol v2): every learned family chooses on validation
+    drift_k_grid: tuple[int, ...] = (1, 2, 3, 6)
+    drift_stat_grid: tuple[str, ...] = ("mean", "median")
+    drift_damping_grid: tuple[float, ...] = (1.0, 0.8, 0.6)
+    linear_inputs_grid: tuple[str, ...] = ("univariate", "multivariate")
+    baseline_loss_grid: tuple[str, ...] = ("squared", "absolute", "absolute_scaled")
+    gbm_leaves_grid: tuple[int, ...] = (15, 31)
+    gbm_max_iter: int = 1000
+    gbm_learning_rate: float = 0.05
     dropout: float = 0.0
     learning_rate: float = 3e-3
     batch_size: int = 128

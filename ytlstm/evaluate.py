@@ -109,3 +109,109 @@ def paired_bootstrap(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, grou
     p = 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))
     return {"mae_diff": observed, "diff_lo": float(np.percentile(diff, 2.5)),
             "diff_hi": float(np.percentile(diff, 97.5)), "p_value": float(min(1.0, p))}
+
+
+# --------------------------------------------------------------------------- protocol v2
+
+def date_blocks(dates: np.ndarray, block_len: int | None = None) -> tuple[np.ndarray, int]:
+    """Block of consecutive distinct dates of each window (``ceil(D ** (1/3))`` dates each)."""
+    uniq, inv = np.unique(np.asarray(dates), return_inverse=True)
+    if block_len is None:
+        block_len = int(np.ceil(len(uniq) ** (1 / 3)))
+    return inv // max(1, block_len), int(block_len)
+
+
+def twoway_weights(dates: np.ndarray, groups: np.ndarray, reps: int, seed: int,
+                   block_len: int | None = None) -> np.ndarray:
+    """Two-way cluster (pigeonhole) bootstrap weights, shape ``(reps, n_windows)``.
+
+    Blocks of consecutive dates and videos are drawn independently with replacement; a
+    window's weight is its date block's count times its video's count (Owen 2007), so
+    dependence through shared dates and through a video's windows is kept.
+    """
+    blk, _ = date_blocks(dates, block_len)
+    _, vid = np.unique(np.asarray(groups), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    nb, nv = int(blk.max()) + 1, int(vid.max()) + 1
+    cb = np.stack([np.bincount(rng.integers(0, nb, nb), minlength=nb) for _ in range(reps)])
+    cv = np.stack([np.bincount(rng.integers(0, nv, nv), minlength=nv) for _ in range(reps)])
+    return (cb[:, blk] * cv[:, vid]).astype(np.float64)
+
+
+def twoway_test(loss_a: np.ndarray, loss_b: np.ndarray, dates: np.ndarray, groups: np.ndarray,
+                reps: int = 2000, seed: int = 0, weights: np.ndarray | None = None) -> dict:
+    """The primary paired test: pooled mean of ``loss_a - loss_b`` under the two-way bootstrap.
+
+    Two-sided p-value: twice the smaller share of resampled means on either side of zero.
+    """
+    d = np.asarray(loss_a, float) - np.asarray(loss_b, float)
+    w = twoway_weights(dates, groups, reps, seed) if weights is None else weights
+    tot = w.sum(axis=1)
+    ok = tot > 0
+    means = (w[ok] @ d) / tot[ok]
+    p = 2 * min(np.mean(means <= 0), np.mean(means >= 0))
+    return {"mean_diff": float(d.mean()), "diff_lo": float(np.percentile(means, 2.5)),
+            "diff_hi": float(np.percentile(means, 97.5)), "p_value": float(min(1.0, p)),
+            "reps": int(ok.sum())}
+
+
+def weighted_dm(loss_a: np.ndarray, loss_b: np.ndarray, dates: np.ndarray,
+                lag: int | None = None) -> dict[str, float]:
+    """Diebold-Mariano on the window-weighted daily loss differential.
+
+    Each date's mean differential is multiplied by its number of windows over the mean number
+    per date, so the mean of the daily series is the pooled mean differential; Newey-West
+    variance and the Harvey-Leybourne-Newbold correction as in :func:`diebold_mariano`.
+    """
+    s = pd.DataFrame({"d": np.asarray(loss_a, float) - np.asarray(loss_b, float),
+                      "t": np.asarray(dates)}).groupby("t")["d"].agg(["sum", "count"]).sort_index()
+    daily = s["sum"].to_numpy() / s["count"].mean()
+    n = len(daily)
+    if lag is None:
+        lag = int(np.floor(n ** (1 / 3)))
+    dm = daily - daily.mean()
+    lrv = dm @ dm / n + 2 * sum((1 - k / (lag + 1)) * (dm[k:] @ dm[:-k]) / n
+                                for k in range(1, lag + 1))
+    stat = daily.mean() / np.sqrt(max(lrv, 1e-300) / n) * np.sqrt((n - 1) / n)
+    p = 2 * stats.t.sf(abs(stat), df=n - 1)
+    return {"dm_stat": float(stat), "p_value": float(p), "n_dates": int(n),
+            "mean_diff": float(daily.mean()), "lag": int(lag)}
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given)."""
+    p = np.asarray(pvalues, float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adj = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adj[i] = running
+    return adj.tolist()
+
+
+def gmrae(y: np.ndarray, p: np.ndarray, naive: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
+    """Geometric mean over videos of each video's MAE relative to the naive forecast's
+    (Davydenko & Fildes 2013). Videos where either MAE is 0 are left out; returns the mean and
+    the number of videos left out."""
+    df = pd.DataFrame({"g": np.asarray(groups), "a": np.abs(np.asarray(y, float) - p),
+                       "n": np.abs(np.asarray(y, float) - naive)}).groupby("g")[["a", "n"]].mean()
+    ok = (df["a"] > 0) & (df["n"] > 0)
+    return float(np.exp(np.mean(np.log(df.loc[ok, "a"] / df.loc[ok, "n"])))), int((~ok).sum())
+
+
+def concentration(y: np.ndarray, p: np.ndarray, base: np.ndarray, groups: np.ndarray) -> dict:
+    """How much of a model's total absolute-error reduction over ``base`` comes from the 5
+    videos, and from the 1% of videos, with the largest reductions (NaN when there is no net
+    reduction)."""
+    y = np.asarray(y, float)
+    red = pd.Series(np.abs(y - base) - np.abs(y - p)).groupby(np.asarray(groups)).sum()
+    total = float(red.sum())
+    top = red.sort_values(ascending=False)
+    n1 = max(1, int(np.ceil(0.01 * len(red))))
+    if total <= 0:
+        return {"gain": total, "share_top5": float("nan"), "share_top1pct": float("nan"),
+                "n_top1pct": n1}
+    return {"gain": total, "share_top5": float(top.iloc[:5].sum() / total),
+            "share_top1pct": float(top.iloc[:n1].sum() / total), "n_top1pct": n1}

@@ -1,9 +1,15 @@
-"""The experiment runner: every stage of the study, cached on disk, and its CSV tables.
+"""The experiment runner (protocol v2): every stage of the study, cached on disk.
 
-``run_study(config)`` returns a :class:`Study` holding everything the book shows. Each stage
-is cached by :class:`~ytlstm.cache.ResultCache` under a key made of the configuration fields
-it reads, the package modules it runs and its upstream stages' keys (which carry the data's
-content hash), so a rebuild with nothing changed only loads pickles.
+``run_study(config)`` returns a :class:`Study` holding everything the book shows. Stages:
+``data``, ``windows`` (windows, splits, rolling origins), ``tuning_chronological`` (every
+configuration of every tuned family on the validation dates before the first origin),
+``origin_1`` .. ``origin_B`` (every family refitted with its chosen configuration and
+forecasting its block), ``importance``, ``tuning_video`` and ``video`` (the split by video,
+tuned on its own validation videos). Each stage is cached by
+:class:`~ytlstm.cache.ResultCache` under a key made of the configuration fields it reads, the
+package modules it runs and its upstream stages' keys (which carry the data's content hash),
+so a rebuild with nothing changed only loads pickles and an interrupted run resumes at the
+first stage not yet stored.
 """
 
 from __future__ import annotations
@@ -19,39 +25,19 @@ import pandas as pd
 from ytlstm.cache import ResultCache, make_key
 from ytlstm.config import StudyConfig, resolve_cache_dir, resolve_data_dir
 from ytlstm.data import Dataset, data_hash, find_country_files, load_dataset
-from ytlstm.training import Task, Trained, run_tasks
+from ytlstm.families import Context, Fitted
+from ytlstm.origins import Origin, break_date, rolling_origins, video_origin
 from ytlstm.windows import Split, Windows, chronological_split, make_windows, video_split
 
-NN_FIELDS = ("window", "dropout", "learning_rate", "batch_size", "max_epochs", "patience", "loss")
-SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed")
-PARTS = ("train", "validation", "test")
-
-
-# --------------------------------------------------------------------------- stage results
-
-@dataclass
-class NeuralResult:
-    """All seeds of one neural model on one split design."""
-
-    name: str
-    split: str                                 # "chronological" | "video"
-    runs: list[Trained]
-
-    @property
-    def preds(self) -> np.ndarray:
-        """(n_seeds, n_windows) predicted views."""
-        return np.stack([r.pred for r in self.runs])
-
-    @property
-    def ensemble(self) -> np.ndarray:
-        """The seed ensemble: mean of the log predictions (geometric mean of views)."""
-        return np.expm1(np.log1p(self.preds).mean(axis=0))
-
-    def training_table(self) -> pd.DataFrame:
-        return pd.DataFrame([{"model": self.name, "split": self.split, "seed": r.seed,
-                              "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
-                              "best_val_loss": min(r.val_loss), "seconds": r.seconds}
-                             for r in self.runs])
+NN_FIELDS = ("window", "dropout", "learning_rate", "batch_size", "max_epochs", "patience")
+GRID_FIELDS = ("units_grid", "loss_grid", "target_grid", "tuning_seeds", "drift_k_grid",
+               "drift_stat_grid", "drift_damping_grid", "linear_inputs_grid",
+               "baseline_loss_grid", "gbm_leaves_grid", "gbm_max_iter", "gbm_learning_rate",
+               "gbm_seed", "cluster_k_grid", "cluster_seed", "min_cluster_train_windows")
+SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed", "n_origins")
+#: The modules whose code the model stages run.
+MODEL_MODULES = ("baselines", "families", "harness", "clusters", "models", "training",
+                 "transfer", "windows", "origins", "study")
 
 
 @dataclass
@@ -61,80 +47,30 @@ class Study:
     config: StudyConfig
     dataset: Dataset
     windows: Windows
-    splits: dict[str, Split]                              # "chronological", "video"
-    baselines: dict[str, dict[str, np.ndarray]]           # split -> model -> preds
-    tuning: pd.DataFrame
-    neural: dict[str, dict[str, NeuralResult]]            # split -> model -> result
-    clusters: Any = None                                  # ytlstm.clusters.ClusterResult
+    splits: dict[str, Split]                   # "chronological" (first origin), "video"
+    origins: list[Origin]                      # chronological origins, then the video one
+    tuning: dict[str, pd.DataFrame]            # design -> tuning table
+    chosen: dict[str, dict[str, dict]]         # design -> family -> configuration
+    fits: dict[str, dict[str, Fitted]]         # origin name -> model -> Fitted
     importance: pd.DataFrame | None = None
+    break_date: pd.Timestamp | None = None
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
 
-    def predictions(self, split: str = "chronological", ensemble: bool = True) -> dict[str, np.ndarray]:
-        """Model name -> predicted views for every window (seed ensembles for neural models)."""
-        out = dict(self.baselines[split])
-        for name, res in self.neural.get(split, {}).items():
-            out[name] = res.ensemble if ensemble else res.preds
-        return out
+    @property
+    def chronological_origins(self) -> list[Origin]:
+        return [o for o in self.origins if o.split == "chronological"]
 
+    def origin(self, name: str) -> Origin:
+        return next(o for o in self.origins if o.name == name)
 
-# --------------------------------------------------------------------------- stages
+    def predictions(self, origin: str | None = None) -> dict[str, np.ndarray]:
+        """Model -> forecast views for every window, from the models of one origin
+        (default: the first). Tables use :func:`ytlstm.predictions.predictions_table`."""
+        origin = origin or self.chronological_origins[0].name
+        return {k: f.ensemble for k, f in self.fits[origin].items()}
 
-def _baseline_stage(windows: Windows, split: Split, config: StudyConfig) -> dict[str, np.ndarray]:
-    from ytlstm.baselines import all_baselines
-
-    train, val = windows.subset(split.mask("train")), windows.subset(split.mask("validation"))
-    return {b.name: b.fit(train, val).predict(windows)
-            for b in all_baselines(config.gbm_seed, config.target)}
-
-
-def _tuning_stage(windows: Windows, split: Split, config: StudyConfig, jobs: int | None,
-                  say: Callable[[str], None]) -> pd.DataFrame:
-    """Validation scores of the univariate LSTM over the target, loss and size grids.
-
-    One network per combination (first seed), trained on training windows with early
-    stopping; scored by MAE on the validation windows' raw views.
-    """
-    from itertools import product
-
-    from ytlstm.evaluate import mae
-
-    tr, va = np.flatnonzero(split.mask("train")), np.flatnonzero(split.mask("validation"))
-    grid = list(product(config.target_grid, config.loss_grid, config.units_grid))
-    tasks = [Task(f"tuning target={t} loss={l} units={u}", False, config.seeds[0], tr, va, u,
-                  target=t, loss=l) for t, l, u in grid]
-    runs = run_tasks(tasks, windows, config, jobs, say)
-    y, v7 = windows.y[va], windows.views[va, -1]
-    return pd.DataFrame([{"target": t, "loss": l, "units": u, "seed": r.seed,
-                          "val_mae": mae(y, r.pred[va]),
-                          "val_rel_mae": mae(y, r.pred[va]) / mae(y, v7),
-                          "best_epoch": r.best_epoch, "epochs_run": r.epochs_run,
-                          "seconds": r.seconds}
-                         for (t, l, u), r in zip(grid, runs)])
-
-
-def chosen(tuning: pd.DataFrame) -> dict:
-    """The combination with the lowest validation MAE (ties: the smaller network)."""
-    best = tuning.sort_values(["val_mae", "units"]).iloc[0]
-    return {"target": str(best["target"]), "loss": str(best["loss"]), "units": int(best["units"])}
-
-
-def _neural_stage(name: str, multivariate: bool, windows: Windows, split: Split,
-                  config: StudyConfig, jobs: int | None, say: Callable[[str], None],
-                  init_from: NeuralResult | None = None) -> NeuralResult:
-    tr, va = np.flatnonzero(split.mask("train")), np.flatnonzero(split.mask("validation"))
-    tasks = []
-    for i, seed in enumerate(config.seeds):
-        task = Task(f"{name} seed {seed}", multivariate, seed, tr, va, config.units,
-                    target=config.target, loss=config.loss)
-        if init_from is not None:
-            task.init, task.init_weights = "transfer", init_from.runs[i].weights
-        tasks.append(task)
-    return NeuralResult(name, split.kind, run_tasks(tasks, windows, config, jobs, say))
-
-
-# --------------------------------------------------------------------------- runner
 
 def _progress(verbose: bool) -> Callable[[str], None]:
     if not verbose:
@@ -146,6 +82,15 @@ def _progress(verbose: bool) -> Callable[[str], None]:
     return say
 
 
+def _check_windows(split: Split, config: StudyConfig, files) -> None:
+    try:
+        from ytlstm.checks import require_enough_windows
+    except ImportError:  # pragma: no cover - the check module is part of the package
+        return
+    require_enough_windows(config.country, files.videos, split.counts(),
+                           config.min_windows_per_part)
+
+
 def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = None,
               results_dir: str | Path | None = None, cache_dir: str | Path | None = None,
               verbose: bool = True, jobs: int | None = None) -> Study:
@@ -154,7 +99,7 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     ``study.timings`` holds, per stage, the seconds it took when it was computed (so a
     cached rebuild still reports the original training times).
     """
-    from ytlstm import clusters  # imports this module's NeuralResult
+    from ytlstm.harness import chosen_params, final_plan, run_plan, tune
 
     config = config or StudyConfig()
     say = _progress(verbose)
@@ -185,67 +130,50 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
 
     def make_splits():
         w = make_windows(dataset.frame, config.window)
-        return w, {
-            "chronological": chronological_split(w, dataset.frame["date"].to_numpy(),
-                                                 config.test_frac, config.val_frac),
-            "video": video_split(w, config.test_frac, config.val_frac, config.video_split_seed)}
+        dates = dataset.frame["date"].to_numpy()
+        splits = {"chronological": chronological_split(w, dates, config.test_frac,
+                                                       config.val_frac),
+                  "video": video_split(w, config.test_frac, config.val_frac,
+                                       config.video_split_seed)}
+        _check_windows(splits["chronological"], config, files)
+        _check_windows(splits["video"], config, files)
+        origins = rolling_origins(w, dates, config.test_frac, config.val_frac, config.n_origins)
+        return w, splits, origins + [video_origin(splits["video"])], break_date(dataset.frame)
 
-    (windows, splits), k_win = stage("windows", config.subset(SPLIT_FIELDS),
-                                     ("windows", "study"), [k_data], make_splits)
+    (windows, splits, origins, brk), k_win = stage(
+        "windows", {**config.subset(SPLIT_FIELDS), "min": config.min_windows_per_part},
+        ("windows", "origins", "study", "checks"), [k_data], make_splits)
+    _check_windows(splits["chronological"], config, files)
+    _check_windows(splits["video"], config, files)
 
-    # the stages' code: their own modules, and this one (which holds the stage functions)
-    nn_modules = ("models", "training", "windows", "study")
-    tuning, _ = stage("tuning", {**config.subset(NN_FIELDS), "seed": config.seeds[0],
-                                      **config.subset(("units_grid", "loss_grid", "target_grid"))},
-                           nn_modules, [k_win],
-                           lambda: _tuning_stage(windows, splits["chronological"], config, jobs,
-                                                 say))
-    config = config.replace(**chosen(tuning))       # the final configuration from here on
-    nn_params = {**config.subset(NN_FIELDS), **config.subset(("units", "loss", "target", "seeds"))}
-
-    baselines: dict[str, dict[str, np.ndarray]] = {}
-    for kind in ("chronological", "video"):
-        baselines[kind], _ = stage(f"baselines_{kind}", config.subset(("gbm_seed", "target")),
-                                   ("baselines", "windows", "study"), [k_win],
-                                   lambda kind=kind: _baseline_stage(windows, splits[kind],
-                                                                     config))
-
-    neural: dict[str, dict[str, NeuralResult]] = {"chronological": {}, "video": {}}
-    keys: dict[tuple[str, str], str] = {}
-    for kind in ("chronological", "video"):
-        for name, multi in (("lstm_univariate", False), ("lstm_multivariate", True)):
-            neural[kind][name], keys[(kind, name)] = stage(
-                f"{name}_{kind}", nn_params, nn_modules, [k_win],
-                lambda name=name, multi=multi, kind=kind: _neural_stage(
-                    name, multi, windows, splits[kind], config, jobs, say))
-
-    # transfer: the multivariate LSTM started from each seed's univariate network
-    neural["chronological"]["lstm_transfer"], _ = stage(
-        "lstm_transfer_chronological", nn_params, nn_modules + ("transfer",),
-        [k_win, keys[("chronological", "lstm_univariate")]],
-        lambda: _neural_stage("lstm_transfer", True, windows, splits["chronological"], config,
-                              jobs, say, init_from=neural["chronological"]["lstm_univariate"]))
-
-    # which extra variables help: permutation importance on the validation windows
-    ch = splits["chronological"]
-    study_importance, _ = stage(
-        "importance", nn_params, nn_modules + ("importance",),
-        [k_win, keys[("chronological", "lstm_multivariate")]],
-        lambda: _importance(neural["chronological"]["lstm_multivariate"], windows, ch, config))
-
-    # one univariate LSTM per cluster of videos (small clusters: the global univariate LSTM)
-    cluster_result, _ = stage(
-        "clusters_chronological",
-        {**nn_params, **config.subset(("cluster_k_grid", "cluster_seed",
-                                       "min_cluster_train_windows"))},
-        nn_modules + ("clusters",), [k_win, keys[("chronological", "lstm_univariate")]],
-        lambda: clusters.run_clusters(windows, ch, config,
-                                      neural["chronological"]["lstm_univariate"], jobs, say))
-    neural["chronological"]["lstm_cluster"] = cluster_result.result
+    params = {**config.subset(NN_FIELDS), **config.subset(GRID_FIELDS), "seeds": config.seeds}
+    tuning: dict[str, pd.DataFrame] = {}
+    chosen: dict[str, dict[str, dict]] = {}
+    fits: dict[str, dict[str, Fitted]] = {}
+    keys: dict[str, str] = {}
+    for design in ("chronological", "video"):
+        first = next(o for o in origins if o.split == design)
+        ctx0 = Context(windows, first.train, first.validation, config, label=f"{design}")
+        (table, memo), k_tune = stage(f"tuning_{design}", params, MODEL_MODULES, [k_win],
+                                      lambda ctx0=ctx0: tune(ctx0, jobs, say))
+        tuning[design], chosen[design] = table, chosen_params(table)
+        say(f"  chosen ({design}): " + "; ".join(
+            f"{k} {v}" for k, v in chosen[design].items()))
+        plan = final_plan(chosen[design])
+        for o in (x for x in origins if x.split == design):
+            ctx = Context(windows, o.train, o.validation, config, label=o.name)
+            fits[o.name], keys[o.name] = stage(
+                o.name.replace(" ", "_"), params, MODEL_MODULES, [k_win, k_tune],
+                lambda ctx=ctx, o=o, memo=memo: _fit_origin(plan, ctx, o, config, jobs, say,
+                                                            memo))
+    first = origins[0]
+    importance, _ = stage(
+        "importance", params, MODEL_MODULES + ("importance",), [k_win, keys[first.name]],
+        lambda: _importance(fits[first.name]["lstm_multivariate"], windows, first, config))
 
     study = Study(config=config, dataset=dataset, windows=windows, splits=splits,
-                  baselines=baselines, tuning=tuning, neural=neural, clusters=cluster_result,
-                  importance=study_importance, timings=timings)
+                  origins=origins, tuning=tuning, chosen=chosen, fits=fits,
+                  importance=importance, break_date=brk, timings=timings)
     study.cache_hits, study.cache_misses = list(cache.hits), list(cache.misses)
     timings["total_this_run"] = time.perf_counter() - t_all
     say(f"study ready in {timings['total_this_run']:.1f} s "
@@ -258,9 +186,19 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     return study
 
 
-def _importance(result: NeuralResult, windows: Windows, split: Split,
+def _fit_origin(plan, ctx: Context, origin: Origin, config: StudyConfig, jobs, say,
+                memo: dict) -> dict[str, Fitted]:
+    from ytlstm.harness import run_plan
+
+    say(f"[{origin.name}] refit on {len(origin.train)} training and {len(origin.validation)} "
+        f"validation windows; forecast {len(origin.test)} windows")
+    fitted = run_plan(plan, ctx, config.seeds, jobs, say, dict(memo))
+    return fitted
+
+
+def _importance(fitted: Fitted, windows: Windows, origin: Origin,
                 config: StudyConfig) -> pd.DataFrame:
     from ytlstm.importance import permutation_importance
 
-    return permutation_importance(result, windows, np.flatnonzero(split.mask("train")),
-                                  np.flatnonzero(split.mask("validation")), config)
+    config = config.replace(target=fitted.params["target"], units=int(fitted.params["units"]))
+    return permutation_importance(fitted, windows, origin.train, origin.validation, config)

@@ -45,6 +45,8 @@ class Windows:
     run_id: np.ndarray
     target_date: np.ndarray
     excluded_views_decrease: int = 0
+    #: day of the run of the target day (1-based: the first possible target is day window+1)
+    target_day: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -59,7 +61,8 @@ class Windows:
         kw = {k: getattr(self, k)[mask] for k in (
             "counts", "age_days", "category_id", "comments_disabled", "ratings_disabled", "y",
             "video_id", "run_id", "target_date")}
-        return Windows(**kw, excluded_views_decrease=0)
+        day = None if self.target_day is None else self.target_day[mask]
+        return Windows(**kw, excluded_views_decrease=0, target_day=day)
 
     def frame(self) -> pd.DataFrame:
         """A small table: video, target date, last input views and target views."""
@@ -95,6 +98,7 @@ def make_windows(frame: pd.DataFrame, window: int = 7) -> Windows:
         run_id=frame["run_id"].to_numpy()[keep_t],
         target_date=dates[keep_t],
         excluded_views_decrease=int(has_fall.sum()),
+        target_day=day[keep_t].astype(np.int64) + 1,
     )
 
 

@@ -1,0 +1,63 @@
+"""The study's forecasts as one long table (protocol v2, item 4), in the shape of Nixtla's
+``cross_validation`` output: one row per (model, split, origin, window).
+
+Splits: ``test`` (each chronological block forecast by the models of its own origin),
+``train`` and ``validation`` (the first origin's models on its own training and validation
+windows), and ``video_test`` (the split by video). Every metric, table, test and figure is
+computed from this table (:mod:`ytlstm.report`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ("model", "split", "origin", "window", "video_id", "target_date", "run_day", "y_true",
+           "y_pred")
+
+
+def _rows(study, origin, split: str, idx: np.ndarray, seeds: bool) -> list[pd.DataFrame]:
+    w = study.windows
+    out = []
+    base = {"split": split, "origin": origin.name, "window": idx,
+            "video_id": w.video_id[idx], "target_date": w.target_date[idx],
+            "run_day": w.target_day[idx] if w.target_day is not None else -1,
+            "y_true": w.y[idx]}
+    for model, fitted in study.fits[origin.name].items():
+        if not seeds:
+            out.append(pd.DataFrame({"model": model, **base, "y_pred": fitted.ensemble[idx]}))
+        elif len(fitted.preds) > 1:
+            for i, s in enumerate(_seeds(study, fitted)):
+                out.append(pd.DataFrame({"model": model, **base, "seed": s,
+                                         "y_pred": fitted.preds[i, idx]}))
+    return out
+
+
+def _seeds(study, fitted) -> list[int]:
+    return fitted.seeds or list(study.config.seeds)[:len(fitted.preds)]
+
+
+def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
+    """The long table of forecasts (seed ensembles; ``seeds=True``: one row per seed)."""
+    frames: list[pd.DataFrame] = []
+    chrono = study.chronological_origins
+    for o in chrono:
+        frames += _rows(study, o, "test", o.test, seeds)
+    first = chrono[0]
+    frames += _rows(study, first, "train", first.train, seeds)
+    frames += _rows(study, first, "validation", first.validation, seeds)
+    for o in study.origins:
+        if o.split == "video":
+            frames += _rows(study, o, "video_test", o.test, seeds)
+    df = pd.concat(frames, ignore_index=True)
+    df["target_date"] = pd.to_datetime(df["target_date"])
+    return df
+
+
+def wide(pred: pd.DataFrame, split: str) -> pd.DataFrame:
+    """One split as a wide table: one row per window (with its facts), one column per model."""
+    p = pred[pred["split"] == split]
+    facts = p.drop_duplicates("window").set_index("window")[
+        ["origin", "video_id", "target_date", "run_day", "y_true"]]
+    models = p.pivot(index="window", columns="model", values="y_pred")
+    return facts.join(models).sort_values(["target_date", "video_id"])
