@@ -11,9 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from ytlstm.config import DATA_DIR_ENV, DEFAULT_RESULTS_DIR, resolve_data_dir
+from ytlstm.config import DATA_DIR_ENV, resolve_data_dir
 from ytlstm.errors import DataError, ModelError
-from ytlstm.saved import DEFAULT_MODELS_DIR
 
 EPILOG = """\
 exit status: 0 success, 1 some videos could not be forecast (predict), 2 bad input.
@@ -36,7 +35,13 @@ def _add_study_options(p: argparse.ArgumentParser, models_help: str) -> None:
     p.add_argument("--cache-dir", default=None,
                    help="result cache (default: $YTLSTM_CACHE_DIR or _build/cache)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR), help=models_help)
+    p.add_argument("--models-dir", default=None, help=models_help)
+    p.add_argument("--config", default=None, metavar="JSON",
+                   help="a JSON file of StudyConfig fields to change (e.g. "
+                        '{"max_epochs": 3, "seeds": [0]}); --country and --seeds win over it')
+    p.add_argument("--force", action="store_true",
+                   help="replace outputs of a run on another country or other data "
+                        "(refused otherwise; see run.json in the output folders)")
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -76,29 +81,56 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ytlstm.config import StudyConfig
+    from ytlstm.outputs import check_folder, default_models_dir, default_results_dir, write_run
     from ytlstm.study import run_study
 
-    config = StudyConfig(country=args.country.upper())
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise DataError(None, f"--seeds {args.seeds}", expected="a whole number >= 1")
-        config = config.replace(seeds=tuple(range(args.seeds)))
-    study = run_study(config, data_dir=resolve_data_dir(args.data_dir),
-                      results_dir=Path(args.out), cache_dir=args.cache_dir,
+    config = _study_config(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    dhash = _data_hash(data_dir, config.country)
+    out = Path(args.out) if args.out else default_results_dir(config.country)
+    models = Path(args.models_dir) if args.models_dir else default_models_dir(config.country)
+    # refuse before anything is computed: never replace another run's outputs unasked
+    check_folder(out, config.country, dhash, what="results", option="--out", force=args.force)
+    if not args.no_models:
+        check_folder(models, config.country, dhash, what="models", option="--models-dir",
+                     force=args.force)
+    study = run_study(config, data_dir=data_dir, results_dir=out, cache_dir=args.cache_dir,
                       verbose=not args.quiet)
+    write_run(out, config.country, study.dataset.data_hash, "results")
     if not args.no_models:
         from ytlstm.saved import export_models
 
-        export_models(study, args.models_dir, say=None if args.quiet else print)
+        export_models(study, models, say=None if args.quiet else print)
+        write_run(models, config.country, study.dataset.data_hash, "models")
     return 0
 
 
+def _data_hash(data_dir: Path, country: str) -> str:
+    from ytlstm.data import data_hash, find_country_files
+
+    return data_hash(find_country_files(data_dir, country))
+
+
 def _study_config(args: argparse.Namespace):
-    """The configuration of ``run`` and ``export-models`` (country, number of seeds)."""
+    """The configuration of ``run`` and ``export-models`` (--config, country, seeds)."""
     from ytlstm.config import StudyConfig
 
-    config = StudyConfig(country=args.country.upper())
+    config = StudyConfig()
+    if args.config:
+        path = Path(args.config)
+        try:
+            fields = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(fields, dict):
+                raise ValueError("not a JSON object")
+            config = StudyConfig.from_dict({**config.to_dict(), **fields})
+        except FileNotFoundError:
+            raise DataError(path, "file not found", expected="a JSON file of StudyConfig "
+                                                             "fields (--config)") from None
+        except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+            raise DataError(path, f"unusable configuration ({' '.join(str(e).split())})",
+                            expected='a JSON object of StudyConfig fields like '
+                                     '{"max_epochs": 3}') from None
+    config = config.replace(country=args.country.upper())
     if args.seeds is not None:
         if args.seeds < 1:
             raise DataError(None, f"--seeds {args.seeds}", expected="a whole number >= 1")
@@ -110,9 +142,17 @@ def cmd_export_models(args: argparse.Namespace) -> int:
     from ytlstm.saved import export_models
     from ytlstm.study import run_study
 
-    study = run_study(_study_config(args), data_dir=resolve_data_dir(args.data_dir),
-                      cache_dir=args.cache_dir, verbose=not args.quiet)
-    written = export_models(study, args.models_dir)
+    from ytlstm.outputs import check_folder, default_models_dir, write_run
+
+    config = _study_config(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    models = Path(args.models_dir) if args.models_dir else default_models_dir(config.country)
+    check_folder(models, config.country, _data_hash(data_dir, config.country), what="models",
+                 option="--models-dir", force=args.force)
+    study = run_study(config, data_dir=data_dir, cache_dir=args.cache_dir,
+                      verbose=not args.quiet)
+    written = export_models(study, models)
+    write_run(models, config.country, study.dataset.data_hash, "models")
     for name, path in written.items():
         print(f"{name}\t{path}")
     return 0
@@ -120,9 +160,16 @@ def cmd_export_models(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from ytlstm.predict import forecast_csv
+    from ytlstm.outputs import default_models_dir
     from ytlstm.saved import find_model, load_model
 
-    model = load_model(find_model(args.model, args.models_dir))
+    country = args.country.upper()
+    models = Path(args.models_dir) if args.models_dir else default_models_dir(country)
+    model = load_model(find_model(args.model, models))
+    trained_on = model.metadata.get("country")
+    if trained_on and str(trained_on).upper() != country:
+        print(f"ytlstm: note: {model.name} was trained on {str(trained_on).upper()} data, "
+              f"not {country} (--country)", file=sys.stderr)
     result = forecast_csv(model, args.csv)
     removed = {k: n for k, n in result.report.removed.items() if n} if result.report else {}
     if removed:
@@ -178,9 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the study (cached) and write its tables as CSV",
                        epilog="example: ytlstm run --country US --seeds 2 --out /tmp/results",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_study_options(p, "where to save the final models (default: _build/models)")
-    p.add_argument("--out", default=str(DEFAULT_RESULTS_DIR),
-                   help="folder for the CSV tables (default: _build/results)")
+    _add_study_options(p, "where to save the final models (default: _build/models/<CC>)")
+    p.add_argument("--out", default=None,
+                   help="folder for the CSV tables (default: _build/results for US, the "
+                        "book's country; _build/results/<CC> for the others)")
     p.add_argument("--no-models", action="store_true", help="do not save the final models")
     p.set_defaults(func=cmd_run)
 
@@ -195,9 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export-models",
                        help="save the study's final models (cached run) for `ytlstm predict`",
-                       epilog="example: ytlstm export-models --models-dir _build/models",
+                       epilog="example: ytlstm export-models --country GB",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_study_options(p, "where to write one folder per model (default: _build/models)")
+    _add_study_options(p, "where to write one folder per model (default: "
+                          "_build/models/<CC>)")
     p.set_defaults(func=cmd_export_models)
 
     p = sub.add_parser("predict", help="forecast tomorrow's views of videos with a saved model",
@@ -213,8 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="daily statistics in the Kaggle format (the columns of XXvideos.csv); "
                         "each video's last 7 consecutive trending days are the inputs")
     p.add_argument("--out", default=None, help="output CSV (default: standard output)")
-    p.add_argument("--models-dir", default=str(DEFAULT_MODELS_DIR),
-                   help="folder of saved models (default: _build/models)")
+    p.add_argument("--country", default="US",
+                   help="the country of the videos (default: US); chooses the default "
+                        "--models-dir, and a model trained on another country is named")
+    p.add_argument("--models-dir", default=None,
+                   help="folder of saved models (default: _build/models/<country>)")
     p.set_defaults(func=cmd_predict)
     return parser
 

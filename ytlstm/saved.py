@@ -1,11 +1,15 @@
 """Saved models: write a fitted forecaster to a folder, load it back and predict.
 
-A saved model is a folder holding ``metadata.json`` and the files the model needs:
+A saved model is a folder holding ``metadata.json`` and the files the model needs, all of
+them data, none of them code (no pickle; see :mod:`ytlstm.safeio`):
 
-* a **baseline** (:mod:`ytlstm.baselines`): ``model.pkl``, the fitted forecaster;
-* a **neural** model (univariate, multivariate or transfer-learned LSTM): ``transform.pkl``,
-  the :class:`~ytlstm.windows.FeatureTransform` fitted on the training windows, and one
-  Keras file ``seed_<s>.keras`` per seed; the prediction is the seed ensemble
+* a **baseline** (:mod:`ytlstm.baselines`): ``model.json`` (its class, constructor parameters
+  and fitted attributes), ``model.npz`` (its arrays, if any) and one skops file per
+  scikit-learn estimator it holds (``model.transform__x_scaler.skops``, ...);
+* a **neural** model (univariate, multivariate or transfer-learned LSTM): the
+  :class:`~ytlstm.windows.FeatureTransform` fitted on the training windows as
+  ``transform.json`` and skops files, and one Keras file ``seed_<s>.keras`` per seed (loaded
+  with ``safe_mode=True``: no Python code in a network is run); the prediction is the seed ensemble
   ``expm1(mean over seeds of log1p(views))``, as :attr:`ytlstm.study.NeuralResult.ensemble`;
 * the **per-cluster** model ``lstm_cluster``: ``metadata.json`` with the k-means centroids
   of the growth-curve shapes and one neural sub-folder per cluster (``cluster_<c>/``, or
@@ -14,17 +18,17 @@ A saved model is a folder holding ``metadata.json`` and the files the model need
 ``metadata.json`` records the model's name and kind, the window length, the input channel
 names, the study's configuration, the data's content hash, the seeds, the training windows
 and the package version. :func:`load_model` refuses a folder written by another major.minor
-version of ytlstm, or one with a file missing, with a one-line
-:class:`~ytlstm.errors.ModelError`. Pickles run code when loaded: load only models you trust.
+version of ytlstm, one with a file missing, and one holding any file it does not list or
+whose kind is not JSON, ``.npz``, skops or ``.keras`` (e.g. a ``model.pkl``), with a one-line
+:class:`~ytlstm.errors.ModelError`, before reading any file but ``metadata.json``.
 
 :func:`export_models` writes every final model of a :class:`~ytlstm.study.Study` (all
-baselines and the chronological split's LSTMs) under ``_build/models/<model name>/``.
+baselines and the chronological split's LSTMs) under ``_build/models/<CC>/<model name>/``.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,8 +36,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ytlstm import safeio
+from ytlstm.checks import require_windows
 from ytlstm.config import StudyConfig
 from ytlstm.errors import ModelError
+from ytlstm.outputs import BOOK_COUNTRY, MODELS_ROOT, default_models_dir
 
 # ytlstm.baselines and ytlstm.windows (scikit-learn) are imported where they are used, so
 # that importing this module (the command line does) stays cheap.
@@ -41,11 +48,13 @@ if TYPE_CHECKING:
     from ytlstm.baselines import Forecaster
     from ytlstm.windows import FeatureTransform, Windows
 
-#: Where ``ytlstm run`` and ``ytlstm export-models`` write the final models.
-DEFAULT_MODELS_DIR = Path("_build") / "models"
+#: Where ``ytlstm run`` and ``ytlstm export-models`` write the final models of the book's
+#: country (US); another country's go to ``_build/models/<CC>/``
+#: (:func:`ytlstm.outputs.default_models_dir`).
+DEFAULT_MODELS_DIR = default_models_dir(BOOK_COUNTRY)
 METADATA = "metadata.json"
-#: Version of the folder layout (bumped if the layout changes).
-FORMAT = 1
+#: Version of the folder layout (bumped if the layout changes). 1 held pickles; 2 holds none.
+FORMAT = 2
 ENSEMBLE_RULE = "expm1(mean over seeds of log1p(predicted views))"
 #: Neural models of the chronological split that :func:`export_models` writes.
 NEURAL_MODELS = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
@@ -89,7 +98,7 @@ class SavedModel:
 
 
 class BaselineModel(SavedModel):
-    """A pickled baseline forecaster."""
+    """A baseline forecaster rebuilt from its saved parameters and fitted attributes."""
 
     kind = "baseline"
 
@@ -98,6 +107,8 @@ class BaselineModel(SavedModel):
         self.forecaster = forecaster
 
     def predict(self, windows: Windows) -> np.ndarray:
+        if len(windows) == 0:
+            return np.zeros(0)
         return np.asarray(self.forecaster.predict(windows), dtype=np.float64)
 
 
@@ -151,6 +162,8 @@ class ClusterModel(SavedModel):
 
     def predict(self, windows: Windows) -> np.ndarray:
         out = np.full(len(windows), np.nan)
+        if len(windows) == 0:
+            return out
         cluster = self.assign(windows)
         for c, member in self.members.items():
             m = cluster == c
@@ -172,11 +185,6 @@ def _publish(tmp: Path, path: Path) -> Path:
         shutil.rmtree(path)
     tmp.rename(path)
     return path
-
-
-def _pickle(obj: Any, path: Path) -> None:
-    with open(path, "wb") as f:
-        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _metadata(name: str, kind: str, config: StudyConfig, extra: dict) -> dict:
@@ -212,10 +220,11 @@ def _baseline_channels(forecaster: Forecaster) -> list[str]:
 
 def _write_baseline(folder: Path, forecaster: Forecaster, config: StudyConfig,
                     extra: dict) -> None:
-    _pickle(forecaster, folder / "model.pkl")
+    files = safeio.write(folder, "model", forecaster)
     meta = _metadata(forecaster.name, "baseline", config, {
         "channels": _baseline_channels(forecaster), "seeds": [],
-        "files": ["model.pkl"], **extra})
+        "class": f"{type(forecaster).__module__}.{type(forecaster).__qualname__}",
+        "files": files, **extra})
     _write_json(meta, folder / METADATA)
 
 
@@ -232,8 +241,7 @@ def _network(weights: list, transform: FeatureTransform, config: StudyConfig):
 def _write_neural(folder: Path, name: str, transform: FeatureTransform, networks: list,
                   seeds: Sequence[int], config: StudyConfig, extra: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    _pickle(transform, folder / "transform.pkl")
-    files = ["transform.pkl"]
+    files = safeio.write(folder, "transform", transform)
     for seed, net in zip(seeds, networks):
         net.save(folder / f"seed_{int(seed)}.keras")
         files.append(f"seed_{int(seed)}.keras")
@@ -312,6 +320,11 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
     windows = study.windows
     train_mask = split.mask("train")
     train = windows.subset(train_mask)
+    # the models are fitted on these windows (a study checks them first; this is for callers
+    # of the Python API with a study of a split part left empty)
+    require_windows(int(train_mask.sum()), "training windows in the chronological split")
+    require_windows(int(split.mask("validation").sum()),
+                    "validation windows in the chronological split")
     common = {"data_hash": study.dataset.data_hash, "country": study.dataset.country,
               "data_files": dict(study.dataset.sha256), "split": "chronological",
               "split_info": dict(split.info), "n_train_windows": int(train_mask.sum())}
@@ -365,6 +378,7 @@ def _write_cluster(folder: Path, study, train_mask: np.ndarray, common: dict) ->
     members: dict[str, str] = {}
     for c in cl.trained_clusters:
         sub = train_mask & (cl.window_cluster == c)
+        require_windows(int(sub.sum()), f"training windows in cluster {c}")
         transform = FeatureTransform(False, config.target).fit(windows.subset(sub))
         runs = cl.cluster_runs[c]
         nets = [_network(r.weights, transform, config) for r in runs]
@@ -398,7 +412,7 @@ def _read_metadata(path: Path) -> dict:
     if not path.is_dir():
         raise ModelError(f"{path}: not a folder; expected a saved model folder with {METADATA}")
     mfile = path / METADATA
-    if not mfile.is_file():
+    if not mfile.is_file() or mfile.is_symlink():
         raise ModelError(f"{mfile}: file not found; expected a saved model folder "
                          "(written by `ytlstm export-models` or ytlstm.saved.save_model)")
     try:
@@ -411,70 +425,81 @@ def _read_metadata(path: Path) -> dict:
     missing = [k for k in ("name", "kind", "package_version", "window", "files") if k not in meta]
     if missing:
         raise ModelError(f"{mfile}: missing field(s) {', '.join(missing)}")
+    files = meta["files"]
+    if not isinstance(files, list) or not all(isinstance(f, str) and f and "/" not in f
+                                              and "\\" not in f and f not in (".", "..")
+                                              for f in files):
+        raise ModelError(f"{mfile}: field files is not a list of file names in the folder")
+    # before anything but metadata.json is read: nothing the folder does not list, and
+    # nothing but data (JSON, .npz, skops, .keras; sub-folders only for lstm_cluster)
+    subfolders = set(files) if meta["kind"] == "cluster" else set()
+    listed = [f for f in files if f not in subfolders]
+    refused = [f for f in listed if not f.endswith(safeio.ALLOWED_SUFFIXES)]
+    unexpected = safeio.unexpected_files(path, listed, subfolders)
+    if refused or unexpected:
+        names = sorted(set(refused) | set(unexpected))
+        raise ModelError(f"{path}: unexpected file(s) {', '.join(names)}; a saved model holds "
+                         "only metadata.json and the JSON, .npz, skops and .keras files it "
+                         "lists (nothing was loaded; pickles are never loaded: re-export the "
+                         "model with `ytlstm export-models`)")
     version = str(meta["package_version"])
     if _major_minor(version) != _major_minor(_version()):
         raise ModelError(f"{mfile}: saved by ytlstm {version}, this is ytlstm {_version()}; "
                          "expected the same major.minor version (re-export the models with "
                          "`ytlstm export-models`)")
     if meta.get("format", FORMAT) != FORMAT:
-        raise ModelError(f"{mfile}: folder format {meta.get('format')}; expected {FORMAT}")
-    absent = [f for f in meta["files"] if not (path / f).exists()]
+        raise ModelError(f"{mfile}: folder format {meta.get('format')}; expected {FORMAT} "
+                         "(re-export the models with `ytlstm export-models`)")
+    absent = [f for f in files if not (path / f).exists()]
     if absent:
         raise ModelError(f"{path}: missing file(s) {', '.join(absent)} listed in {METADATA}")
     return meta
-
-
-def _unpickle(path: Path) -> Any:
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means an unusable model
-        raise ModelError(f"{path}: cannot be loaded ({type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:200]})") from None
 
 
 def _load_neural(path: Path, meta: dict) -> NeuralModel:
     from ytlstm.models import _keras
     from ytlstm.windows import FeatureTransform
 
-    keras = _keras()
-    transform = _unpickle(path / "transform.pkl")
+    transform = safeio.read(path, "transform", meta["files"])
     if not isinstance(transform, FeatureTransform):
-        raise ModelError(f"{path / 'transform.pkl'}: holds a {type(transform).__name__}; "
+        raise ModelError(f"{path / 'transform.json'}: holds a {type(transform).__name__}; "
                          "expected a FeatureTransform")
     seeds = meta.get("seeds") or []
     if not seeds:
         raise ModelError(f"{path / METADATA}: no seeds; expected at least one network")
+    keras = _keras()
     networks = []
     for s in seeds:
         f = path / f"seed_{int(s)}.keras"
-        if not f.is_file():
+        if f.name not in meta["files"] or not f.is_file():
             raise ModelError(f"{f}: file not found (seed {s} of {METADATA})")
         try:
-            net = keras.models.load_model(f, compile=False)
+            # safe_mode: a network holding Python code (a Lambda layer) is refused, not run
+            net = keras.models.load_model(f, compile=False, safe_mode=True)
         except Exception as e:  # noqa: BLE001
             raise ModelError(f"{f}: cannot be loaded ({type(e).__name__}: "
                              f"{' '.join(str(e).split())[:200]})") from None
         expected = (None, int(meta["window"]), transform.n_channels)
         if tuple(net.input_shape) != expected:
             raise ModelError(f"{f}: network input shape {tuple(net.input_shape)}; expected "
-                             f"{expected} (window, channels of transform.pkl)")
+                             f"{expected} (window, channels of transform.json)")
         networks.append(net)
     return NeuralModel(path, meta, transform, networks)
 
 
 def load_model(path: str | Path) -> SavedModel:
-    """Load a saved model folder; raises :class:`ModelError` if it is missing, incomplete or
-    was written by another major.minor version of ytlstm."""
+    """Load a saved model folder; raises :class:`ModelError` if it is missing, incomplete,
+    holds a file it should not (checked before anything is loaded), or was written by
+    another major.minor version of ytlstm."""
     path = Path(path)
     meta = _read_metadata(path)
     kind = meta["kind"]
     if kind == "baseline":
         from ytlstm.baselines import Forecaster
 
-        f = _unpickle(path / "model.pkl")
+        f = safeio.read(path, "model", meta["files"])
         if not isinstance(f, Forecaster):
-            raise ModelError(f"{path / 'model.pkl'}: holds a {type(f).__name__}; expected a "
+            raise ModelError(f"{path / 'model.json'}: holds a {type(f).__name__}; expected a "
                              "fitted ytlstm forecaster")
         return BaselineModel(path, meta, f)
     if kind == "neural":
@@ -483,11 +508,14 @@ def load_model(path: str | Path) -> SavedModel:
         try:
             centroids = np.asarray(meta["centroids"], dtype=np.float64)
             members = {int(c): sub for c, sub in meta["members"].items()}
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ModelError(f"{path / METADATA}: no valid centroids and members") from None
         if centroids.ndim != 2 or set(members) != set(range(len(centroids))):
             raise ModelError(f"{path / METADATA}: {len(centroids)} centroids but members for "
                              f"clusters {sorted(members)}; expected one member per cluster")
+        if not set(members.values()) <= set(meta["files"]):
+            raise ModelError(f"{path / METADATA}: members {sorted(set(members.values()))} are "
+                             "not all listed in files")
         loaded = {sub: load_model(path / sub) for sub in sorted(set(members.values()))}
         for sub, m in loaded.items():
             if not isinstance(m, NeuralModel):
