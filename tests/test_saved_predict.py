@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import pytest
 
 from kaggle_files import COLUMNS, make_rows, video_id, write_country, write_videos
 from ytlstm import __version__
-from ytlstm.baselines import Drift, GradientBoosting, LinearAR, Naive, SzaboHuberman
+import ytlstm.baselines as baselines_module
+from ytlstm.baselines import Forecaster, GradientBoosting, LinearAR, Naive
 from ytlstm.data import add_runs, clean, load_dataset, read_videos
 from ytlstm.errors import ModelError
 from ytlstm.predict import OUTPUT_COLUMNS, forecast, prediction_windows
@@ -77,6 +79,30 @@ def _synthetic(folder: Path, n_videos: int, seed: int = 7):
 
 # --------------------------------------------------------------------------- fast: baselines
 
+def _every_baseline() -> list[Forecaster]:
+    """One instance of every forecaster class in ytlstm.baselines (found generically, so new
+    classes are covered), plus variants with non-default parameters."""
+    out: list[Forecaster] = []
+    for _, cls in sorted(vars(baselines_module).items()):
+        if not (isinstance(cls, type) and issubclass(cls, Forecaster) and cls is not Forecaster
+                and cls.__module__ == baselines_module.__name__):
+            continue
+        params = inspect.signature(cls.__init__).parameters
+        if "members" in params:             # a combination of other forecasters
+            out.append(cls(members=(Naive(), LinearAR(target="drift"))))
+        elif cls is GradientBoosting:
+            out.append(cls(max_iter=20, target="drift"))
+        elif cls is LinearAR:
+            out.append(cls(target="drift"))
+        else:
+            out.append(cls())
+        if {"k", "damping"} <= set(params):  # the drift family
+            variant = cls(k=3, damping=0.5)
+            variant.name = f"{variant.name}_k3"
+            out.append(variant)
+    return out
+
+
 @pytest.fixture(scope="module")
 def baselines(tmp_path_factory):
     """A small synthetic country, its windows and split, and saved fitted baselines."""
@@ -86,9 +112,8 @@ def baselines(tmp_path_factory):
     windows = make_windows(ds.frame)
     split = chronological_split(windows, ds.frame["date"].to_numpy())
     train = windows.subset(split.mask("train"))
-    fitted = {b.name: b.fit(train) for b in (Naive(), Drift(), SzaboHuberman(),
-                                             LinearAR(target="drift"),
-                                             GradientBoosting(max_iter=20, target="drift"))}
+    val = windows.subset(split.mask("validation"))
+    fitted = {b.name: b.fit(train, val) for b in _every_baseline()}
     saved = {name: save_model(b, root / "models" / name, data_hash=ds.data_hash)
              for name, b in fitted.items()}
     return {"root": root, "files": files, "dataset": ds, "windows": windows, "split": split,
@@ -104,7 +129,10 @@ def test_saved_baselines_predict_like_the_fitted_ones(baselines):
         meta = json.loads((baselines["saved"][name] / "metadata.json").read_text())
         assert meta["package_version"] == __version__
         assert meta["data_hash"] == baselines["dataset"].data_hash
-        assert meta["files"] == ["model.pkl"]
+        assert meta["files"][0] == "model.json"
+        assert all(f.endswith((".json", ".npz", ".skops")) for f in meta["files"]), meta["files"]
+        assert sorted(p.name for p in baselines["saved"][name].iterdir()) == sorted(
+            ["metadata.json", *meta["files"]])
     meta = json.loads((baselines["saved"]["linear_ar"] / "metadata.json").read_text())
     assert meta["channels"] == ["views_inc", "views_rel", "views_log"]
 
@@ -138,7 +166,7 @@ def test_predict_cli_reproduces_baseline_predictions(baselines, run_cli, tmp_pat
     assert len(chosen) >= 5
     csv = write_videos(tmp_path / "new.csv",
                        _rows_up_to(baselines["files"].rows, _cut_dates(w, chosen)))
-    for name in ("naive", "szabo_huberman", "linear_ar", "gbm_multivariate"):
+    for name in baselines["fitted"]:
         out = tmp_path / f"{name}.csv"
         code, stdout, err = run_cli("predict", "--model", name, "--csv", csv, "--out", out,
                                     "--models-dir", baselines["root"] / "models")
@@ -271,7 +299,7 @@ def test_bad_csv_exit_2(model_copy, run_cli, tmp_path, defect, parts):
 def test_unknown_model_name_exit_2(baselines, good_csv, run_cli):
     code, _, err = run_cli("predict", "--model", "lstm_nothing", "--csv", good_csv,
                            "--models-dir", baselines["root"] / "models")
-    _one_line_error(code, err, "no saved model 'lstm_nothing'", "available: drift, ")
+    _one_line_error(code, err, "no saved model 'lstm_nothing'", "available: ", "drift, ")
 
 
 def test_empty_models_dir_exit_2(good_csv, run_cli, tmp_path):
@@ -299,21 +327,19 @@ def test_metadata_missing_fields_exit_2(model_copy, good_csv, run_cli):
 
 
 def test_missing_model_file_exit_2(model_copy, good_csv, run_cli):
-    (model_copy / "model.pkl").unlink()
+    (model_copy / "model.json").unlink()
     code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
-    _one_line_error(code, err, "missing file(s) model.pkl")
+    _one_line_error(code, err, "missing file(s) model.json")
 
 
-def test_corrupt_pickle_exit_2(model_copy, good_csv, run_cli):
-    (model_copy / "model.pkl").write_bytes(b"not a pickle")
+def test_corrupt_model_description_exit_2(model_copy, good_csv, run_cli):
+    (model_copy / "model.json").write_bytes(b"not JSON")
     code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
-    _one_line_error(code, err, "model.pkl: cannot be loaded")
+    _one_line_error(code, err, "model.json: cannot be loaded")
 
 
-def test_pickle_of_something_else_exit_2(model_copy, good_csv, run_cli):
-    import pickle
-
-    (model_copy / "model.pkl").write_bytes(pickle.dumps({"a": 1}))
+def test_description_of_something_else_exit_2(model_copy, good_csv, run_cli):
+    (model_copy / "model.json").write_text(json.dumps({"format": 1, "object": {"dict": []}}))
     code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
     _one_line_error(code, err, "holds a dict; expected a fitted ytlstm forecaster")
 
@@ -352,7 +378,7 @@ def test_out_in_missing_folder_exit_2(model_copy, good_csv, run_cli, tmp_path):
 
 
 def test_model_path_that_is_a_file_exit_2(model_copy, good_csv, run_cli):
-    code, _, err = run_cli("predict", "--model", model_copy / "model.pkl", "--csv", good_csv)
+    code, _, err = run_cli("predict", "--model", model_copy / "model.json", "--csv", good_csv)
     _one_line_error(code, err, "no saved model")
 
 
@@ -389,7 +415,8 @@ def study(tmp_path_factory):
     # the global univariate LSTM, so both paths of lstm_cluster are saved and reloaded
     config = StudyConfig(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",),
                          target_grid=("drift",), max_epochs=3, patience=2, bootstrap_reps=50,
-                         cluster_k_grid=(2,), min_cluster_train_windows=150)
+                         cluster_k_grid=(2,), min_cluster_train_windows=150,
+                         min_windows_per_part=20)
     st = run_study(config, data_dir=files.folder, cache_dir=root / "cache",
                    results_dir=root / "results", verbose=False, jobs=1)
     written = export_models(st, root / "models")
@@ -419,8 +446,10 @@ def test_export_writes_every_final_model_with_metadata(study):
         assert meta["kind"] == kind
         if kind == "neural":
             assert meta["seeds"] == [0, 1]
-            assert sorted(p.name for p in path.iterdir()) == [
-                "metadata.json", "seed_0.keras", "seed_1.keras", "transform.pkl"]
+            assert sorted(p.name for p in path.iterdir()) == sorted(
+                ["metadata.json", "seed_0.keras", "seed_1.keras", *meta["files"][:-2]])
+            assert meta["files"][0] == "transform.json"
+            assert not [p for p in path.iterdir() if p.suffix == ".pkl"]
             assert meta["multivariate"] == (name != "lstm_univariate")
             assert meta["n_channels"] == len(meta["channels"])
             assert meta["channels"][:3] == ["views_inc", "views_rel", "views_log"]

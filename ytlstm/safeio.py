@@ -171,8 +171,10 @@ def _resolve_class(path: Any, where: Path) -> type:
             or not name.isidentifier()):
         raise ModelError(f"{where}: class {path!r} is not one of ytlstm's own; refused")
     cls = getattr(importlib.import_module(module), name, None)
-    if not isinstance(cls, type):
+    if cls is None:
         raise ModelError(f"{where}: no class {name} in {module} (saved by another version?)")
+    if not isinstance(cls, type):
+        raise ModelError(f"{where}: {path} is not a class; refused")
     return cls
 
 

@@ -1,0 +1,194 @@
+"""A model folder received from someone else runs no code when loaded (issue 12, item 5).
+
+Each test crafts a malicious file in a copy of a saved model folder whose loading would
+create a marker file, then runs ``ytlstm predict`` on it: exit 2 with one line, and the
+marker is never created. A saved folder holds only JSON, ``.npz``, skops and ``.keras`` files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kaggle_files import make_rows, write_country, write_videos
+from ytlstm import safeio
+from ytlstm.baselines import LinearAR
+from ytlstm.data import load_dataset
+from ytlstm.errors import ModelError
+from ytlstm.saved import load_model, save_model
+from ytlstm.windows import FeatureTransform, chronological_split, make_windows
+
+
+class _Evil:
+    """Unpickling this creates the marker file (a stand-in for any shell command)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("safety")
+    rng = np.random.default_rng(3)
+    files = write_country(root / "data", "US", n_videos=40,
+                          days=rng.integers(8, 16, size=40).tolist(),
+                          first_day=rng.integers(0, 25, size=40).tolist())
+    ds = load_dataset(files.folder, "US")
+    w = make_windows(ds.frame)
+    split = chronological_split(w, ds.frame["date"].to_numpy())
+    train = w.subset(split.mask("train"))
+    model = LinearAR(target="drift").fit(train, w.subset(split.mask("validation")))
+    path = save_model(model, root / "linear_ar", data_hash=ds.data_hash)
+    return {"root": root, "path": path, "train": train, "windows": w}
+
+
+@pytest.fixture
+def folder(fitted, tmp_path):
+    return Path(shutil.copytree(fitted["path"], tmp_path / "shared_model"))
+
+
+@pytest.fixture
+def marker(tmp_path):
+    return tmp_path / "pwned"
+
+
+@pytest.fixture
+def csv(tmp_path):
+    return write_videos(tmp_path / "in.csv", make_rows(n_videos=2, days=9))
+
+
+def _refused(run_cli, folder: Path, csv: Path, marker: Path, *parts: str) -> None:
+    code, out, err = run_cli("predict", "--model", folder, "--csv", csv)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ytlstm: error: "), err
+    assert "Traceback" not in err
+    for p in parts:
+        assert p in lines[0], (p, lines[0])
+    assert out == ""
+    assert not marker.exists(), "loading the folder ran code"
+
+
+def _meta(folder: Path) -> dict:
+    return json.loads((folder / "metadata.json").read_text())
+
+
+def _set_meta(folder: Path, meta: dict) -> None:
+    (folder / "metadata.json").write_text(json.dumps(meta))
+
+
+def test_saved_folder_holds_only_data_files(fitted):
+    names = sorted(p.name for p in fitted["path"].iterdir())
+    assert all(n.endswith((".json", ".npz", ".skops", ".keras")) for n in names), names
+    assert "metadata.json" in names and "model.json" in names
+
+
+def test_a_pickle_beside_the_model_is_refused_unread(folder, csv, marker, run_cli):
+    (folder / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    _refused(run_cli, folder, csv, marker, "unexpected file(s) model.pkl", "nothing was loaded")
+
+
+def test_a_pickle_listed_in_the_metadata_is_refused(folder, csv, marker, run_cli):
+    (folder / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    meta = _meta(folder)
+    meta["files"] = ["model.pkl"]
+    _set_meta(folder, meta)
+    _refused(run_cli, folder, csv, marker, "model.pkl")
+
+
+def test_an_old_pickled_export_is_refused(folder, csv, marker, run_cli):
+    """A folder of the first layout (format 1: model.pkl) is never unpickled."""
+    for p in folder.iterdir():
+        if p.name != "metadata.json":
+            p.unlink()
+    (folder / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    meta = _meta(folder)
+    meta.update(format=1, files=["model.pkl"])
+    _set_meta(folder, meta)
+    _refused(run_cli, folder, csv, marker, "model.pkl", "ytlstm export-models")
+
+
+@pytest.mark.parametrize("name", ["helper.py", "extra.json", ".hidden.npz", "weights.h5"])
+def test_any_unlisted_file_is_refused(folder, csv, marker, run_cli, name):
+    (folder / name).write_text("import os\n")
+    _refused(run_cli, folder, csv, marker, "unexpected file(s)", name)
+
+
+def test_a_symlink_is_refused(folder, csv, marker, run_cli, tmp_path):
+    target = tmp_path / "elsewhere.json"
+    target.write_text("{}")
+    os.symlink(target, folder / "other.json")
+    _refused(run_cli, folder, csv, marker, "unexpected file(s) other.json")
+
+
+def test_a_skops_file_with_an_untrusted_function_is_refused(folder, csv, marker, run_cli):
+    """An estimator that would call os.system on its input (a FunctionTransformer) is not
+    loaded: skops is given only the explicit list of trusted types."""
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    scaler = next(p for p in folder.iterdir() if "x_scaler" in p.name)
+    sio.dump(FunctionTransformer(func=os.system).fit(np.zeros((2, 1))), scaler)
+    _refused(run_cli, folder, csv, marker, scaler.name, "cannot be loaded", "Untrusted")
+
+
+@pytest.mark.parametrize("cls", ["os:system", "subprocess:Popen", "builtins:eval",
+                                 "ytlstm.cli:main", "ytlstm.windows:Windows"])
+def test_a_class_outside_the_forecasters_is_refused(folder, csv, marker, run_cli, cls):
+    spec = json.loads((folder / "model.json").read_text())
+    spec["object"]["forecaster"] = cls
+    (folder / "model.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelError, match="refused|not a forecaster"):
+        load_model(folder)
+    _refused(run_cli, folder, csv, marker)
+
+
+def test_a_keras_network_holding_python_code_is_refused(fitted, tmp_path, csv, marker,
+                                                        run_cli):
+    """A neural folder whose network has a Lambda layer (Python bytecode that would create
+    the marker) is refused by Keras' safe mode; nothing of it runs."""
+    from ytlstm.models import _keras
+    from ytlstm.saved import _metadata
+    from ytlstm.config import StudyConfig
+
+    keras = _keras()
+    transform = FeatureTransform(False, "drift").fit(fitted["train"])
+    folder = tmp_path / "neural"
+    files = safeio.write(folder, "transform", transform)
+    path = str(marker)
+    inp = keras.Input((7, transform.n_channels))
+    evil = keras.layers.Lambda(lambda x: x[:, -1, :1] * 0 + float(len(open(path, "w").name)))
+    keras.Model(inp, evil(inp)).save(folder / "seed_0.keras")
+    marker.unlink()                       # building the network ran the lambda once
+    meta = _metadata("lstm_univariate", "neural", StudyConfig(), {
+        "seeds": [0], "files": files + ["seed_0.keras"], "channels": transform.channel_names,
+        "n_channels": transform.n_channels})
+    (folder / "metadata.json").write_text(json.dumps(meta, default=str))
+    _refused(run_cli, folder, csv, marker, "seed_0.keras: cannot be loaded")
+
+
+def test_npz_arrays_are_read_without_pickle(tmp_path):
+    """An object array cannot be saved (it would need pickle) and is not read back."""
+    with pytest.raises(TypeError, match="array of Python objects"):
+        safeio.write(tmp_path, "x", np.array([object()], dtype=object))
+    np.savez(tmp_path / "y.npz", a0=np.array([{"a": 1}], dtype=object))
+    (tmp_path / "y.json").write_text(json.dumps({"format": 1, "object": {"npz": "a0"}}))
+    with pytest.raises(ModelError, match="y.npz: cannot be loaded"):
+        safeio.read(tmp_path, "y", ["y.json", "y.npz"])
+
+
+def test_unsaveable_attributes_fail_at_save_time(fitted, tmp_path):
+    model = LinearAR(target="drift").fit(fitted["train"])
+    model.callback_ = print                    # not data: refused, never pickled
+    with pytest.raises(TypeError, match="cannot save model.callback_"):
+        save_model(model, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
