@@ -1,7 +1,7 @@
 """`ytlstm predict` with the study's own saved models reproduces the study's predictions.
 
 Runs after the book build (marker ``book``): it loads the study from the result cache and
-the models that `ytlstm run` saved in ``_build/models``. For real US test videos, a CSV
+the models that `ytlstm run` saved in ``_build/models/US``. For real US test videos, a CSV
 holds each video's rows up to the last input day of its latest test window, exactly as in
 the Kaggle file; the forecasts must equal the study's predictions for those windows.
 """
@@ -21,7 +21,7 @@ from ytlstm.study import run_study
 
 pytestmark = pytest.mark.book
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "_build" / "models"
+MODELS = ROOT / "_build" / "models" / "US"      # ytlstm.outputs.default_models_dir("US")
 
 
 @pytest.fixture(scope="module")

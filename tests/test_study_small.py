@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 N_VIDEOS = 300
 CONFIG = StudyConfig(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",), target_grid=("drift",),
-                     max_epochs=3, patience=2, bootstrap_reps=50, cluster_k_grid=(2, 3))
+                     max_epochs=3, patience=2, bootstrap_reps=50, cluster_k_grid=(2, 3),
+                     min_windows_per_part=20)   # the smallest part here has ~90 windows
 LSTMS = ("lstm_univariate", "lstm_multivariate", "lstm_transfer")
 UPSTREAM = ("data", "windows", "baselines_chronological", "baselines_video")
 NEURAL = ("tuning", "lstm_univariate_chronological", "lstm_multivariate_chronological",
