@@ -178,25 +178,120 @@ def severe_console(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
 
 
-def full_page_png(driver, path: str | Path, width: int = 1280) -> Path:
-    """Save a screenshot of the whole page as PNG.
+#: The reader's screens of the checks: a phone (an iPhone 12-15's CSS width) and a laptop.
+PHONE, DESKTOP = 390, 1280
+
+
+def set_viewport(driver, width: int, height: int = 900, mobile: bool | None = None,
+                 wait: float = 0.5) -> None:
+    """Emulate a screen ``width`` CSS pixels wide (``mobile``: a phone's viewport rules; by
+    default below 800 px) and give the page's resize handlers ``wait`` seconds to run."""
+    import time
+
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1,
+        "mobile": width < 800 if mobile is None else mobile})
+    time.sleep(wait)
+
+
+def reset_viewport(driver) -> None:
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def full_page_png(driver, path: str | Path, width: int = DESKTOP) -> Path:
+    """Save a screenshot of the whole page, ``width`` CSS pixels wide, as PNG.
 
     The viewport is made as tall as the page for the shot, so the theme's sticky sidebars
     and viewport-high boxes are drawn as a reader scrolling the page would see them.
     """
+    set_viewport(driver, width)
     height = driver.execute_script(
         "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
     height = int(min(max(height, 1), 30000))
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 800})
     try:
         shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
     finally:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        reset_viewport(driver)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
+
+
+# What is wider than the screen: the page itself (the reader scrolls it sideways) and the
+# elements sticking out of it that are not inside a box of their own that scrolls.
+_OVERFLOW_JS = r"""
+const vw = document.documentElement.clientWidth;
+const scrolls = e => { for (let a = e.parentElement; a; a = a.parentElement) {
+    const o = getComputedStyle(a).overflowX;
+    if ((o === 'auto' || o === 'scroll' || o === 'hidden') && a !== document.body
+        && a !== document.documentElement) return true; }
+  return false; };
+const out = [];
+for (const e of document.querySelectorAll(
+    '.bd-article p, .bd-article li, .bd-article figure, .bd-article img, .bd-article h1, ' +
+    '.bd-article h2, .bd-article h3, .bd-article blockquote, .bd-article table, ' +
+    '.bd-article .admonition, .bd-article dl, .bd-article pre, .bd-article mjx-container, ' +
+    '.bd-article .cell_output, .bd-article .output')) {
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 || (r.right <= vw + 1 && r.left >= -1) || scrolls(e)) continue;
+  out.push({tag: e.tagName.toLowerCase(), cls: e.className && String(e.className).slice(0, 60),
+            left: Math.round(r.left), right: Math.round(r.right),
+            text: (e.getAttribute('alt') || e.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 60)});
+}
+// wide tables: each in a box that scrolls sideways and can be focused by keyboard
+const tables = [];
+for (const t of document.querySelectorAll('.bd-article table')) {
+  let box = t.parentElement;
+  while (box && box !== document.body && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX))
+    box = box.parentElement;
+  if (!box || box === document.body) {
+    if (t.getBoundingClientRect().right > vw + 1) tables.push({problem: 'no scroll box',
+        text: t.textContent.replace(/\s+/g, ' ').trim().slice(0, 60)});
+    continue;
+  }
+  if (box.scrollWidth > box.clientWidth + 1 && !(box.tabIndex >= 0))
+    tables.push({problem: 'scroll box not focusable',
+                 text: t.textContent.replace(/\s+/g, ' ').trim().slice(0, 60)});
+}
+return {viewport: vw, page: document.documentElement.scrollWidth, elements: out.slice(0, 20),
+        tables: tables};
+"""
+
+
+def overflow(driver) -> dict:
+    """Page and elements wider than the viewport, and wide tables without a focusable scroll box."""
+    return driver.execute_script(_OVERFLOW_JS)
+
+
+#: axe-core's browser bundle, installed by ``make axe`` (tools/axe/package-lock.json).
+AXE_JS = Path(__file__).resolve().parents[1] / "_build" / "axe" / "axe.min.js"
+
+_AXE_RUN_JS = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+  .then(r => done({version: axe.version, violations: r.violations.map(v => ({
+      id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+      nodes: v.nodes.map(n => ({impact: n.impact, target: n.target.map(String).join(' '),
+                                html: n.html.slice(0, 300), summary: n.failureSummary}))}))}),
+        err => done({error: String(err)}));
+"""
+
+
+def axe_violations(driver, axe_js: str | Path = AXE_JS) -> dict:
+    """Run axe-core (all its rules) on the current page: ``{"version", "violations": [...]}``,
+    each violation with its ``id``, ``impact`` and the ``nodes`` (``target`` selector, ``html``)."""
+    path = Path(axe_js)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `make axe` (npm ci of tools/axe)")
+    if not driver.execute_script("return !!window.axe"):
+        driver.execute_script(path.read_text(encoding="utf-8"))
+    result = driver.execute_async_script(_AXE_RUN_JS)
+    if "error" in result:
+        raise RuntimeError(f"axe-core failed: {result['error']}")
+    return result
 
 
 def print_pdf(driver, path: str | Path) -> Path:

@@ -240,7 +240,20 @@ class CffCitation(SphinxDirective):
         return [quote, label, block]
 
 
+# --------------------------------------------------------------------------- theme
+
+TEMPLATES = Path(__file__).resolve().parent / "a11y_templates"
+
+
+def _templates(app: Sphinx, config) -> None:
+    """Two of the theme's components with accessible names that match their visible text
+    (tools/a11y_templates/, found before the theme's own)."""
+    if str(TEMPLATES) not in config.templates_path:
+        config.templates_path = [str(TEMPLATES), *config.templates_path]
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", _templates)
     app.add_post_transform(TextAlternatives)
     app.add_directive("cff-citation", CffCitation)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
