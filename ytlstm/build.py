@@ -5,11 +5,17 @@ that ``ytlstm/`` or the data changed. Before building, this module compares a fi
 the package's source files and the data's content hash with the one stored by the last
 build, and clears the execution cache when they differ. (The study's result cache decides
 separately which stages re-run.)
+
+The book's Sphinx extension (``tools/ytlstm_sphinx.py``) applies the same rule inside a plain
+``jupyter-book build .``, through :func:`check_fingerprint`: when the fingerprint differs from
+the one the last build recorded, it clears the execution cache and marks every chapter
+outdated, so the readers' command re-executes them too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -44,17 +50,50 @@ def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None =
     return h.hexdigest()
 
 
+def read_stamp(stamp: str | Path) -> str | None:
+    """The fingerprint recorded by the last successful build, or None."""
+    p = Path(stamp)
+    return p.read_text().strip() if p.is_file() else None
+
+
+def write_stamp(stamp: str | Path, fp: str) -> None:
+    p = Path(stamp)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(fp + "\n")
+
+
+def clear_execution_cache(path: str | Path) -> bool:
+    """Remove Jupyter Book's execution cache folder; True if there was one."""
+    p = Path(path)
+    if p.exists():
+        shutil.rmtree(p)
+        return True
+    return False
+
+
+def check_fingerprint(recorded: str | None, execution_cache: str | Path,
+                      data_dir: str | Path | None = None, root: str | Path = ".",
+                      say=print) -> tuple[str, bool]:
+    """Compare the current fingerprint with ``recorded``; when they differ, clear the
+    execution cache. Returns ``(fingerprint, changed)``."""
+    fp = fingerprint(data_dir, root=root)
+    changed = recorded != fp
+    if changed and clear_execution_cache(execution_cache):
+        say("ytlstm: package, configuration or data changed since the last build: "
+            "clearing the execution cache and re-reading every chapter")
+    return fp, changed
+
+
 def build_book(root: str | Path = ".", strict: bool = False, builder: str = "html",
                data_dir: str | Path | None = None) -> int:
     """Run ``jupyter-book build``; returns its exit status."""
     root = Path(root)
-    fp = fingerprint(data_dir, root=root)
     stamp = root / FINGERPRINT
-    changed = not stamp.exists() or stamp.read_text().strip() != fp
-    if changed and (root / JUPYTER_CACHE).exists():
-        print("ytlstm: package, configuration or data changed since the last build: "
-              "clearing the execution cache and re-reading every chapter", flush=True)
-        shutil.rmtree(root / JUPYTER_CACHE)
+    fp, changed = check_fingerprint(read_stamp(stamp), root / JUPYTER_CACHE, data_dir, root,
+                                    say=lambda s: print(s, flush=True))
+    env = dict(os.environ)
+    if data_dir:                         # the chapters read the same data as the fingerprint
+        env["YTLSTM_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--builder", builder]
     if changed:
@@ -62,8 +101,7 @@ def build_book(root: str | Path = ".", strict: bool = False, builder: str = "htm
     if strict:
         cmd += ["--warningiserror", "--nitpick", "--keep-going"]
     print("ytlstm: jupyter-book " + " ".join(cmd[1:]), flush=True)
-    status = subprocess.call(cmd)
+    status = subprocess.call(cmd, env=env)
     if status == 0:
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(fp + "\n")
+        write_stamp(stamp, fp)
     return status
