@@ -236,9 +236,13 @@ for (const e of document.querySelectorAll(
     '.bd-article .admonition, .bd-article dl, .bd-article pre, .bd-article mjx-container, ' +
     '.bd-article .cell_output, .bd-article .output')) {
   const r = e.getBoundingClientRect();
-  if (r.width === 0 || (r.right <= vw + 1 && r.left >= -1) || scrolls(e)) continue;
+  const own = getComputedStyle(e).overflowX;
+  // its content runs out of it (a long word, a wide image) unless it scrolls or clips it
+  const spill = own === 'visible' && e.scrollWidth > e.clientWidth + 1 ? e.scrollWidth - e.clientWidth : 0;
+  const right = r.right + spill;
+  if (r.width === 0 || (right <= vw + 1 && r.left >= -1) || scrolls(e)) continue;
   out.push({tag: e.tagName.toLowerCase(), cls: e.className && String(e.className).slice(0, 60),
-            left: Math.round(r.left), right: Math.round(r.right),
+            left: Math.round(r.left), right: Math.round(right),
             text: (e.getAttribute('alt') || e.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 60)});
 }
 // wide tables: each in a box that scrolls sideways and can be focused by keyboard
