@@ -98,3 +98,76 @@ def test_metrics_csv_has_every_model_on_the_same_test_windows():
     assert set(metrics.split) >= {"train", "validation", "test", "video_test"}
     naive = test.set_index("model").loc["naive", "rel_mae"]
     assert naive == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- accessibility
+
+CFFCONVERT = ROOT / "_build" / "tools" / "cffconvert" / "bin" / "cffconvert"
+ALL_PAGES = [*CHAPTERS, "api"]
+
+
+def is_sentence(text: str) -> bool:
+    """A description a screen reader can read: words, capitalised, ending with a full stop,
+    not a file name, a path or a hash."""
+    text = (text or "").strip()
+    return (len(text.split()) >= 5 and text[0].isupper() and text.endswith(".")
+            and not re.search(r"\.(png|jpe?g|svg|gif)\b|_images/|[0-9a-f]{16}", text)
+            and not text.startswith("<"))
+
+
+@pytest.mark.parametrize("name", ALL_PAGES)
+def test_every_image_has_a_sentence_as_alt_text(name, soup_of):
+    for img in soup_of(name).select("main img, article img"):
+        alt = img.get("alt", "")
+        assert is_sentence(alt), f"{name}: <img src={img.get('src')!r}> has alt {alt!r}"
+
+
+def test_alt_text_check_rejects_file_names():
+    assert not is_sentence("../_images/1ba6f8c0a1b2c3d4e5f60718293a4b5c.png")
+    assert not is_sentence("<Figure size 880x495 with 1 Axes>")
+    assert is_sentence("Figure “Views”: a line chart of views against day.")
+
+
+@pytest.mark.parametrize("name", ALL_PAGES)
+def test_every_output_table_scrolls_in_a_labelled_focusable_box(name, soup_of):
+    soup = soup_of(name)
+    for table in soup.select(".output.text_html table, .cell_output table"):
+        box = table.find_parent(class_="ytlstm-scroll")
+        assert box is not None, f"{name}: a table output outside a scroll box"
+        assert box.get("tabindex") == "0" and box.get("role") == "region", f"{name}: {box.attrs}"
+        assert is_sentence(box.get("aria-label", "")), f"{name}: label {box.get('aria-label')!r}"
+
+
+def test_citation_cff_is_valid_for_its_schema():
+    import subprocess
+
+    assert CFFCONVERT.is_file(), f"{CFFCONVERT} is missing: run `make cffconvert`"
+    run = subprocess.run([str(CFFCONVERT), "--validate", "-i", str(ROOT / "CITATION.cff")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, f"CITATION.cff fails cffconvert's schema check:\n{run.stdout}{run.stderr}"
+
+
+def test_how_to_cite_renders_text_and_bibtex_from_citation_cff(soup_of):
+    import subprocess
+
+    import yaml
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    soup = soup_of("intro")
+    quote = soup.select_one(".ytlstm-citation")
+    bib = soup.select_one(".ytlstm-bibtex")
+    assert quote is not None and bib is not None, "How to cite has no generated citation"
+    year = str(cff["date-released"])[:4]
+    text = " ".join(quote.get_text(" ").split())
+    assert text.startswith(f"{cff['authors'][0]['name']} ({year}).") and cff["title"] in text
+    entry = bib.get_text()
+    entries = re.findall(r"^@\w+\{", entry, flags=re.M)
+    assert len(entries) == 1 + len(cff.get("references", [])), entry
+    # the same facts as cffconvert's own BibTeX of the file
+    assert CFFCONVERT.is_file(), f"{CFFCONVERT} is missing: run `make cffconvert`"
+    theirs = subprocess.run([str(CFFCONVERT), "-f", "bibtex", "-i", str(ROOT / "CITATION.cff")],
+                            capture_output=True, text=True, check=True).stdout
+    for field in ("author", "title", "year"):
+        value = re.search(rf"{field}\s*=\s*\{{(.+?)\}},?\s*$", theirs, flags=re.M).group(1)
+        ours = re.search(rf"{field}\s*=\s*\{{(.+?)\}},?\s*$", entry, flags=re.M).group(1)
+        assert re.sub(r"[{}]", "", ours) == value, (field, ours, value)

@@ -161,6 +161,20 @@ def test_page_fits_the_screen_and_passes_axe(page, driver, site):
     assert shot.stat().st_size > 5_000, f"{page}: screenshot {shot} looks empty"
 
 
+def test_bibtex_is_copied_in_one_click(driver, site):
+    """How to cite: the BibTeX box has sphinx-copybutton's button, which copies the entry."""
+    open_page(driver, f"{site}/book/intro.html")
+    found = driver.execute_script("""
+        const box = document.querySelector('.ytlstm-bibtex');
+        if (!box) return null;
+        const button = box.querySelector('button.copybtn');
+        const target = button && document.querySelector(button.getAttribute('data-clipboard-target'));
+        return {button: !!button, text: target ? target.textContent : ''};""")
+    assert found, "How to cite has no BibTeX box (.ytlstm-bibtex)"
+    assert found["button"], "the BibTeX box has no copy button"
+    assert found["text"].lstrip().startswith("@"), found["text"][:80]
+
+
 def test_axe_catches_an_inaccessible_page(driver, tmp_path):
     """A page with an image without alt text, an unlabelled button and a focusless scroll box."""
     (tmp_path / "bad.html").write_text(

@@ -232,11 +232,12 @@ class CffCitation(SphinxDirective):
         code = "\n\n".join(entries)
         block = nodes.literal_block(code, code, language="bibtex")
         block["classes"].append("ytlstm-bibtex")
-        refs = len(entries) - 1
-        label = nodes.paragraph("", "BibTeX" + (
-            f" (this book, then the {refs} work{'s' if refs > 1 else ''} it cites in "
-            "CITATION.cff)" if refs else "") + "; the button at the top right of the box "
-            "copies it:")
+        kinds = [{"data": "dataset", "database": "database", "software": "software"}.get(
+            r.get("type"), "work") for r in cff.get("references", []) or []]
+        refs = (", then of the " + (kinds[0] if len(kinds) == 1 else f"{len(kinds)} works")
+                + (" it uses" if len(kinds) == 1 else " it cites")) if kinds else ""
+        label = nodes.paragraph("", f"BibTeX of this book{refs} (the button at the top right "
+                                "of the box copies it):")
         return [quote, label, block]
 
 
@@ -252,8 +253,24 @@ def _templates(app: Sphinx, config) -> None:
         config.templates_path = [str(TEMPLATES), *config.templates_path]
 
 
+def _visit_citation(self, node: nodes.Element) -> None:
+    """docutils' citation, with ``role="listitem"``: its ``doc-biblioentry`` is deprecated in
+    DPUB-ARIA 1.1, so the ``role="list"`` around the bibliography had no list items (axe:
+    aria-required-children, critical)."""
+    if not isinstance(node.previous_sibling(), type(node)):
+        self.body.append('<div role="list" class="citation-list">\n')
+    self.body.append(self.starttag(node, "div", classes=[node.tagname], role="listitem"))
+
+
+def _depart_citation(self, node: nodes.Element) -> None:
+    self.body.append("</div>\n")
+    if not isinstance(node.next_node(descend=False, siblings=True), type(node)):
+        self.body.append("</div>\n")
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _templates)
+    app.add_node(nodes.citation, override=True, html=(_visit_citation, _depart_citation))
     app.add_post_transform(TextAlternatives)
     app.add_directive("cff-citation", CffCitation)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
