@@ -59,14 +59,18 @@ class TrainingLog:
 
 
 def fit_network(model, x, y, x_val, y_val, config: StudyConfig, seed: int,
-                max_epochs: int | None = None) -> TrainingLog:
-    """Train with EarlyStopping (best weights restored); returns the log."""
+                max_epochs: int | None = None, sample_weight=None, val_weight=None) -> TrainingLog:
+    """Train with EarlyStopping (best weights restored); returns the log.
+
+    ``sample_weight`` / ``val_weight`` weight the training / validation windows' losses."""
     keras = _keras()
     keras.utils.set_random_seed(seed)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                          restore_best_weights=True)
     start = time.perf_counter()
-    hist = model.fit(x, y, validation_data=(x_val, y_val), batch_size=config.batch_size,
+    val = (x_val, y_val) if val_weight is None else (x_val, y_val, np.asarray(val_weight, "float32"))
+    sw = None if sample_weight is None else np.asarray(sample_weight, "float32")
+    hist = model.fit(x, y, sample_weight=sw, validation_data=val, batch_size=config.batch_size,
                      epochs=max_epochs or config.max_epochs, shuffle=True, verbose=0,
                      callbacks=[stop])
     seconds = time.perf_counter() - start
