@@ -27,9 +27,22 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country", default="US", help="two-letter country code (default: US)")
 
 
+def _scheduler(address: str) -> str:
+    """--scheduler: training jobs go to this Dask cluster (ytlstm.executor reads the variable)."""
+    import os
+
+    from ytlstm.executor import SCHEDULER_ENV
+
+    os.environ[SCHEDULER_ENV] = address
+    return address
+
+
 def _add_study_options(p: argparse.ArgumentParser, models_help: str) -> None:
     """Options shared by the commands that run (or load) the cached study."""
     _add_data_options(p)
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", type=_scheduler,
+                   help="train on an existing Dask cluster, e.g. tcp://scheduler-host:8786 "
+                        "(default: $YTLSTM_SCHEDULER, else local worker processes)")
     p.add_argument("--seeds", type=int, default=None,
                    help="number of seeds per neural model (default: the configuration's 5)")
     p.add_argument("--cache-dir", default=None,
