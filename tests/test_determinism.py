@@ -1,5 +1,8 @@
 """Two builds of the study from scratch give identical numbers (PROTOCOL section 8).
 
+First at the level of training (``run_tasks`` from scratch, in this process and in two worker
+processes: the same networks, bit for bit), then for the whole study.
+
 The study is built twice on the same small synthetic dataset into two empty caches: once
 training in this process and once in two worker processes, so the test also shows that a
 network's result does not depend on which process trained it or in what order.
@@ -15,6 +18,25 @@ from test_study_small import CONFIG, _dataset
 from ytlstm.study import run_study
 
 pytestmark = pytest.mark.slow
+
+
+def test_training_from_scratch_is_identical_in_process_and_in_workers():
+    from test_models import CONFIG, growth_windows
+    from ytlstm.training import Task, run_tasks
+
+    w = growth_windows(700, seed=4)
+    idx = np.arange(len(w))
+    tr, va = idx[:500], idx[500:600]
+    cfg = CONFIG.replace(max_epochs=4)
+    tasks = [Task(f"s{s}", m, s, tr, va, units=u) for m, u in ((False, 4), (True, 8))
+             for s in range(3)]
+    a = run_tasks(tasks, w, cfg, n_jobs=1)
+    b = run_tasks(tasks, w, cfg, n_jobs=2)
+    for ra, rb in zip(a, b):
+        np.testing.assert_array_equal(ra.pred, rb.pred, err_msg=ra.label)
+        assert ra.val_loss == rb.val_loss and ra.loss == rb.loss
+        for wa, wb in zip(ra.weights, rb.weights):
+            np.testing.assert_array_equal(wa, wb)
 
 
 @pytest.fixture(scope="module")

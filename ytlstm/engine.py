@@ -75,10 +75,10 @@ def initial_weights(seed: int, n_steps: int, n_features: int, units: int) -> lis
 _FUNCTIONS: dict = {}
 
 
-def _functions(loss: str):
-    """The compiled step and validation functions for one loss (cached per process)."""
-    if loss in _FUNCTIONS:
-        return _FUNCTIONS[loss]
+def _functions(loss: str, n_steps: int):
+    """The graph functions for one loss and window length (traced once per process)."""
+    if (loss, n_steps) in _FUNCTIONS:
+        return _FUNCTIONS[(loss, n_steps)]
     if loss not in ("mae", "mse"):
         raise ValueError(f"loss must be 'mae' or 'mse', not {loss!r}")
     from ytlstm.models import _keras
@@ -133,7 +133,16 @@ def _functions(loss: str):
             new_v.append(vi)
         return new_p, new_m, new_v, it, losses
 
-    @tf.function(reduce_retracing=True)
+    f32, i32 = tf.float32, tf.int32
+    spec_p = [tf.TensorSpec([None] * r, f32) for r in (3, 3, 2, 3, 2)]   # stacked weights
+    spec_x = tf.TensorSpec([None, n_steps, None], f32)
+    spec_v = tf.TensorSpec([None], f32)
+    spec_b = tf.TensorSpec([None], tf.bool)
+    spec_s = tf.TensorSpec([], f32)
+
+    @tf.function(input_signature=[spec_p, spec_p, spec_p, spec_s, spec_x, spec_v, spec_v,
+                                  tf.TensorSpec([None, None, None], i32), spec_v, spec_b,
+                                  spec_s])
     def epoch(params, m, v, it, x, y, w, idx, sizes, active, lr):
         """One epoch: every batch ``idx[b]`` (K, B rows of the padded x, y, w) in turn."""
         n_batches = tf.shape(idx)[0]
@@ -149,19 +158,19 @@ def _functions(loss: str):
             lambda b, *_: b < n_batches, body, (tf.constant(0), params, m, v, it, acc))
         return params, m, v, it, acc
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[spec_p, spec_x, spec_v, spec_v])
     def val_sum(params, x, y, w):
         """Sum of the weighted losses per branch over the validation windows (shared x)."""
         k = tf.shape(params[0])[0]
         xk = tf.broadcast_to(x[None], tf.concat([[k], tf.shape(x)], 0))
         return per_branch_loss(params, xk, y[None], w[None], 1.0)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[spec_b, spec_p, spec_p])
     def select(mask, a, b):
         return [tf.where(expand(mask, x), x, y) for x, y in zip(a, b)]
 
-    _FUNCTIONS[loss] = (epoch, val_sum, select)
-    return _FUNCTIONS[loss]
+    _FUNCTIONS[(loss, n_steps)] = (epoch, val_sum, select)
+    return _FUNCTIONS[(loss, n_steps)]
 
 
 # --------------------------------------------------------------------------- training
@@ -189,7 +198,7 @@ def train_branches(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
                               learning_rate=learning_rate, batch_size=batch_size,
                               max_epochs=max_epochs, patience=patience, sw=sw, sw_val=sw_val,
                               shuffle=shuffle)[:1]
-    epoch_fn, val_sum, select = _functions(loss)
+    epoch_fn, val_sum, select = _functions(loss, int(np.shape(x)[1]))
     k, n = len(seeds), len(y)
     x = np.asarray(x, np.float32)
     y = np.asarray(y, np.float32).reshape(-1)
@@ -239,7 +248,7 @@ def train_branches(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
         perms = np.concatenate([perms, np.full((k, pad), n)], axis=1).reshape(k, n_batches,
                                                                               batch_size)
         params, m, v, it, acc = epoch_fn(params, m, v, it, x_pad, y_pad, w_pad,
-                                         tf.constant(perms.transpose(1, 0, 2)), sizes,
+                                         tf.constant(perms.transpose(1, 0, 2).astype(np.int32)), sizes,
                                          tf.constant(active), lr)
         epoch_loss = acc.numpy()
         val = validation(params)
