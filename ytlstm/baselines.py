@@ -12,7 +12,6 @@ import inspect
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import LinearRegression, QuantileRegressor
 from threadpoolctl import threadpool_limits
 
 from ytlstm.windows import FeatureTransform, Windows
@@ -40,7 +39,8 @@ class Forecaster:
     def get_params(self) -> dict:
         """The constructor's arguments (scikit-learn convention)."""
         sig = inspect.signature(type(self).__init__)
-        return {k: getattr(self, k) for k in sig.parameters if k != "self"}
+        return {k: getattr(self, k) for k, v in sig.parameters.items()
+                if k != "self" and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)}
 
     def fit(self, train: Windows, validation: Windows | None = None) -> "Forecaster":
         return self
@@ -114,8 +114,8 @@ class LinearAR(Forecaster):
 
     From the 7 days of (scaled) channels to the scaled log target of day 8 (the linear model
     of Pinto et al. 2013, in the LSTMs' space). ``loss``: ``squared`` (least squares),
-    ``absolute`` (least absolute deviations, the median regression) or ``absolute_scaled``
-    (the same with windows weighted by :func:`scale_weights`).
+    ``absolute`` (least absolute deviations, the median regression, :func:`least_absolute`)
+    or ``absolute_scaled`` (the same with windows weighted by :func:`scale_weights`).
     """
 
     name = "linear_ar"
@@ -127,28 +127,73 @@ class LinearAR(Forecaster):
         self.loss = loss
 
     def _x(self, w: Windows) -> np.ndarray:
-        return self.transform_.transform_x(w).reshape(len(w), -1)
+        return flat_features(self.transform_, w)
 
     def fit(self, train: Windows, validation: Windows | None = None) -> "LinearAR":
         if self.loss not in BASELINE_LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {BASELINE_LOSSES}")
         self.transform_ = FeatureTransform(self.inputs == "multivariate", self.target).fit(train)
-        x, y = self._x(train), self.transform_.transform_y(train)
+        x, y = self._x(train), self.transform_.transform_y(train).astype(np.float64)
+        self.keep_ = np.flatnonzero(x.std(axis=0) > 0)      # e.g. day 7's relative channel
+        sw = scale_weights(train, train) if self.loss == "absolute_scaled" else None
         if self.loss == "squared":
-            self.model_ = LinearRegression().fit(x, y)
+            self.coef_ = least_squares(x[:, self.keep_], y)
         else:
-            sw = scale_weights(train, train) if self.loss == "absolute_scaled" else None
-            # drop constant columns (a one-hot category absent from training) for the LP
-            self.keep_ = np.flatnonzero(x.std(axis=0) > 0)
-            self.model_ = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(
-                x[:, self.keep_], y, sample_weight=sw)
+            self.coef_ = least_absolute(x[:, self.keep_], y, sw)
         return self
 
     def predict(self, windows: Windows) -> np.ndarray:
-        x = self._x(windows)
-        if self.loss != "squared":
-            x = x[:, self.keep_]
-        return self.transform_.to_views(windows, self.model_.predict(x))
+        x = self._x(windows)[:, self.keep_]
+        return self.transform_.to_views(windows, self.coef_[0] + x @ self.coef_[1:])
+
+
+def flat_features(transform: FeatureTransform, w: Windows) -> np.ndarray:
+    """The model inputs as one row per window: each day's time-varying channels, then the
+    static ones (category, flags) once."""
+    x = transform.transform_x(w).astype(np.float64)
+    k = transform.n_scaled
+    return np.concatenate([x[:, :, :k].reshape(len(w), -1), x[:, -1, k:]], axis=1)
+
+
+def _design(x: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones(len(x)), x])
+
+
+def least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Intercept and coefficients of the least-squares fit (minimum-norm when rank-deficient,
+    e.g. a full set of one-hot categories beside the intercept)."""
+    return np.linalg.lstsq(_design(x), y, rcond=None)[0]
+
+
+def least_absolute(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+                   iters: int = 100, tol: float = 1e-6) -> np.ndarray:
+    """Least absolute deviations (median regression) by iteratively reweighted least squares.
+
+    Minimises ``sum(weights * |y - b0 - x @ b|)``: each step solves a weighted least-squares
+    problem (normal equations, a tiny ridge for the singular one-hot block) with weights
+    ``weights / max(|residual|, 1e-6)``, until the coefficients change by less than ``tol``. scikit-learn's
+    ``QuantileRegressor`` solves the same problem as a linear program, but on these
+    collinear inputs its HiGHS solvers took 25-40 s per fit or failed ("numerical
+    difficulties"); this converges in well under a second.
+    """
+    a = _design(x)
+    w0 = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+    ridge = 1e-8 * np.eye(a.shape[1])      # a full one-hot set beside the intercept is singular
+
+    def solve(wt: np.ndarray) -> np.ndarray:
+        aw = a * wt[:, None]
+        g = a.T @ aw
+        return np.linalg.solve(g + ridge * np.trace(g) / len(g), aw.T @ y)
+
+    beta = solve(w0)
+    for _ in range(iters):
+        r = np.abs(y - a @ beta)
+        new = solve(w0 / np.maximum(r, 1e-6))
+        done = np.max(np.abs(new - beta)) <= tol * (1.0 + np.max(np.abs(beta)))
+        beta = new
+        if done:
+            break
+    return beta
 
 
 class GradientBoosting(Forecaster):
@@ -174,10 +219,7 @@ class GradientBoosting(Forecaster):
         self.seed = seed
 
     def _x(self, w: Windows) -> np.ndarray:
-        x = self.transform_.transform_x(w)
-        k = self.transform_.n_scaled
-        # the time-varying channels of each day, then the static ones once
-        return np.concatenate([x[:, :, :k].reshape(len(w), -1), x[:, -1, k:]], axis=1)
+        return flat_features(self.transform_, w)
 
     def fit(self, train: Windows, validation: Windows | None = None) -> "GradientBoosting":
         if validation is None:

@@ -73,7 +73,7 @@ class StudyConfig:
     baseline_loss_grid: tuple[str, ...] = ("squared", "absolute", "absolute_scaled")
     gbm_leaves_grid: tuple[int, ...] = (15, 31)
     gbm_max_iter: int = 1000
-    gbm_learning_rate: float = 0.05
+    gbm_learning_rate: float = 0.1
     dropout: float = 0.0
     learning_rate: float = 3e-3
     batch_size: int = 128

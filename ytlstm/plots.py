@@ -15,11 +15,13 @@ MODEL_COLORS = {
     "drift": "#E69F00",
     "szabo_huberman": "#F0E442",
     "linear_ar": "#56B4E9",
-    "gbm_multivariate": "#000000",
+    "gbm": "#000000",
+    "combination": "#882255",
     "lstm_univariate": "#0072B2",
     "lstm_multivariate": "#D55E00",
     "lstm_cluster": "#009E73",
     "lstm_transfer": "#CC79A7",
+    "lstm_random_start": "#8C564B",
 }
 
 
@@ -54,10 +56,10 @@ def human(x: float, _pos=None) -> str:
     return f"{x:.0f}" if x == int(x) else f"{x:.3g}"
 
 
-def learning_curves(ax, result, title: str, color_: str | None = None) -> None:
-    """Validation loss per epoch for every seed of a NeuralResult; dots mark the best epoch."""
-    c = color_ or color(result.name)
-    for i, r in enumerate(result.runs):
+def learning_curves(ax, runs, title: str, color_: str = "#0072B2") -> None:
+    """Validation loss per epoch for every seed's network; dots mark the best epoch."""
+    c = color_
+    for i, r in enumerate(runs):
         ep = range(1, len(r.val_loss) + 1)
         ax.plot(ep, r.val_loss, color=c, alpha=0.8, lw=1.2,
                 label="validation loss (one line per seed)" if i == 0 else None)
@@ -71,20 +73,6 @@ def learning_curves(ax, result, title: str, color_: str | None = None) -> None:
     ax.legend()
 
 
-def model_bars(ax, table, metric: str = "rel_mae", title: str = "") -> None:
-    """Horizontal bars of a metric with its bootstrap interval, one bar per model."""
-    from ytlstm.report import label
-
-    t = table.iloc[::-1]
-    y = range(len(t))
-    err = [t[metric] - t[f"{metric}_lo"], t[f"{metric}_hi"] - t[metric]]
-    ax.barh(list(y), t[metric], xerr=err, color=[color(m) for m in t["model"]],
-            edgecolor="black", lw=0.5, capsize=3)
-    ax.set_yticks(list(y), [label(m) for m in t["model"]])
-    ax.set_title(title)
-    return ax
-
-
 def plain_title(title: str, video_id: str, width: int = 60) -> str:
     """A video title the default font can draw: characters it lacks (CJK, emoji) are dropped."""
     kept = " ".join("".join(c if ord(c) < 0x2000 else " " for c in title).split()).strip(" -|")
@@ -93,34 +81,29 @@ def plain_title(title: str, video_id: str, width: int = 60) -> str:
     return f"{kept} ({video_id})" if kept else f"video {video_id}"
 
 
-def example_videos(study, n: int = 3) -> list[str]:
+def example_videos(pred, n: int = 3) -> list[str]:
     """The test videos with the most test windows (ties by id): a deterministic choice."""
-    import pandas as pd
-
-    m = study.splits["chronological"].mask("test")
-    counts = pd.Series(study.windows.video_id[m]).value_counts()
+    t = pred[(pred["split"] == "test") & (pred["model"] == "naive")]
+    counts = t["video_id"].value_counts()
     counts = counts.sort_index().sort_values(ascending=False, kind="mergesort")
     return list(counts.index[:n])
 
 
-def forecasts_for_videos(study, models: list[str], videos: list[str], title_model: str):
+def forecasts_for_videos(pred, titles, models: list[str], videos: list[str], title_model: str):
     """One panel per video: true views of day 8 and each model's one-day-ahead forecast."""
     import numpy as np
 
-    from ytlstm.report import label
+    from ytlstm.names import label
 
-    w = study.windows
-    test = study.splits["chronological"].mask("test")
-    preds = study.predictions("chronological")
-    titles = study.dataset.frame.drop_duplicates("video_id").set_index("video_id")["title"]
+    t = pred[pred["split"] == "test"]
     fig, axes = plt.subplots(len(videos), 1, figsize=(8, 2.9 * len(videos)), sharex=False)
     for ax, vid in zip(np.atleast_1d(axes), videos):
-        m = test & (w.video_id == vid)
-        order = np.argsort(w.target_date[m])
-        dates = w.target_date[m][order]
-        ax.plot(dates, w.y[m][order], "k-o", ms=3, lw=1.5, label="actual views")
+        v = t[t["video_id"] == vid].sort_values("target_date")
+        truth = v[v["model"] == "naive"]
+        ax.plot(truth["target_date"], truth["y_true"], "k-o", ms=3, lw=1.5, label="actual views")
         for name in models:
-            ax.plot(dates, preds[name][m][order], "-", color=color(name), lw=1.3, alpha=0.9,
+            m = v[v["model"] == name]
+            ax.plot(m["target_date"], m["y_pred"], "-", color=color(name), lw=1.3, alpha=0.9,
                     label=label(name))
         ax.set_title(plain_title(str(titles.get(vid, "")), vid), fontsize=11)
         ax.set_ylabel("views")
@@ -133,16 +116,15 @@ def forecasts_for_videos(study, models: list[str], videos: list[str], title_mode
     return fig
 
 
-def error_distribution(study, models: list[str], title: str):
+def error_distribution(pred, models: list[str], title: str):
     """Distribution of the percentage error of day 8's views on the test windows, per model."""
     import numpy as np
 
-    from ytlstm.report import label
+    from ytlstm.names import label
 
-    w = study.windows
-    m = study.splits["chronological"].mask("test")
-    preds = study.predictions("chronological")
-    errors = [100 * (preds[k][m] - w.y[m]) / w.y[m] for k in models]
+    t = pred[pred["split"] == "test"]
+    errors = [100 * (g["y_pred"] - g["y_true"]) / g["y_true"]
+              for g in (t[t["model"] == k] for k in models)]
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.8))
     pos = np.arange(len(models))[::-1]
     box = ax.boxplot(errors, positions=pos, orientation="horizontal", whis=(5, 95),
@@ -159,12 +141,87 @@ def error_distribution(study, models: list[str], title: str):
     return fig
 
 
+def relative_figure(table, title: str, xlabel: str | None = None):
+    """Each model's pooled MAE relative to the reference (the best baseline), with its 95%
+    interval, on an axis that spans the differences (not 0 to 1), one row per model."""
+    import numpy as np
+
+    from ytlstm.names import label
+
+    t = table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(t) + 1.6))
+    y = np.arange(len(t))
+    v, lo, hi = t["vs_reference"].to_numpy(), t["vs_reference_lo"].to_numpy(), t["vs_reference_hi"].to_numpy()
+    for i, m in enumerate(t["model"]):
+        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [hi[i] - v[i]]], fmt="o", ms=7,
+                    color=color(m), ecolor=color(m), capsize=4, lw=2)
+    ax.set_yticks(y, [label(m) for m in t["model"]])
+    ax.axvline(1.0, color="black", lw=1, ls="-")
+    ax.axvline(0.9, color="black", lw=0.8, ls=":", label="0.90: the LSTMs' target")
+    ref = label(str(table["reference"].iloc[0]))
+    ax.set_xlabel(xlabel or f"test MAE relative to the best baseline ({ref}); below 1 is better")
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+    ax.legend(loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def results_figure(table, title: str, metric: str = "rel_mae"):
-    """Relative MAE with 95% bootstrap intervals for each model in ``table``."""
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.5))
-    model_bars(ax, table, metric, title)
-    ax.axvline(1.0, color="black", lw=0.8, ls=":")
+    """Relative MAE (MAE / naive's) with 95% intervals, zoomed on the models' range."""
+    import numpy as np
+
+    from ytlstm.names import label
+
+    t = table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(t) + 1.6))
+    y = np.arange(len(t))
+    v, lo, hi = (t[metric].to_numpy(), t[f"{metric}_lo"].to_numpy(), t[f"{metric}_hi"].to_numpy())
+    for i, m in enumerate(t["model"]):
+        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [hi[i] - v[i]]], fmt="o", ms=7,
+                    color=color(m), ecolor=color(m), capsize=4, lw=2)
+    ax.set_yticks(y, [label(m) for m in t["model"]])
     ax.set_xlabel("relative MAE on test windows (MAE / MAE of naive; below 1 beats naive)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def origins_timeline(origins, title: str = "Rolling forecast origins"):
+    """One row per origin: its training, validation (early stopping) and test dates."""
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(origins) + 1.8))
+    parts = (("train", "training", "#56B4E9"), ("validation", "validation (early stopping)",
+                                               "#E69F00"), ("test", "test block", "#D55E00"))
+    for i, o in enumerate(origins):
+        y = len(origins) - 1 - i
+        for key, name, col in parts:
+            a = pd.Timestamp(o.info[f"{key}_first"])
+            b = pd.Timestamp(o.info[f"{key}_last"]) + pd.Timedelta(days=1)
+            ax.barh(y, b - a, left=a, color=col, edgecolor="black", lw=0.4,
+                    label=name if i == 0 else None)
+    ax.set_yticks(range(len(origins)), [o.name for o in origins][::-1])
+    ax.set_xlabel("target date")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def by_origin_figure(table, models: list[str], title: str):
+    """Relative MAE per origin (test block), one line per model."""
+    from ytlstm.names import label
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for m in models:
+        t = table[table["model"] == m]
+        ax.plot(t["origin"], t["rel_mae"], "-o", color=color(m), label=label(m))
+    ax.set_ylabel("relative MAE (MAE / naive's)")
+    ax.set_xlabel("forecast origin (test block)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -2,8 +2,9 @@
 ``cross_validation`` output: one row per (model, split, origin, window).
 
 Splits: ``test`` (each chronological block forecast by the models of its own origin),
-``train`` and ``validation`` (the first origin's models on its own training and validation
-windows), and ``video_test`` (the split by video). Every metric, table, test and figure is
+``validation`` (each origin's models on its own early-stopping windows; the first origin's are
+where every choice is made), ``train`` (the first origin's models on its training windows) and
+``video_test`` and ``video_validation`` (the split by video). Every metric, table, test and figure is
 computed from this table (:mod:`ytlstm.report`).
 """
 
@@ -45,18 +46,22 @@ def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
         frames += _rows(study, o, "test", o.test, seeds)
     first = chrono[0]
     frames += _rows(study, first, "train", first.train, seeds)
-    frames += _rows(study, first, "validation", first.validation, seeds)
+    for o in chrono:     # each origin's early-stopping windows (the first: model choice)
+        frames += _rows(study, o, "validation", o.validation, seeds)
     for o in study.origins:
         if o.split == "video":
             frames += _rows(study, o, "video_test", o.test, seeds)
+            frames += _rows(study, o, "video_validation", o.validation, seeds)
     df = pd.concat(frames, ignore_index=True)
     df["target_date"] = pd.to_datetime(df["target_date"])
     return df
 
 
-def wide(pred: pd.DataFrame, split: str) -> pd.DataFrame:
-    """One split as a wide table: one row per window (with its facts), one column per model."""
+def wide(pred: pd.DataFrame, split: str, origin: str | None = None) -> pd.DataFrame:
+    """One split (of one origin) as a wide table: one row per window, one column per model."""
     p = pred[pred["split"] == split]
+    if origin is not None:
+        p = p[p["origin"] == origin]
     facts = p.drop_duplicates("window").set_index("window")[
         ["origin", "video_id", "target_date", "run_day", "y_true"]]
     models = p.pivot(index="window", columns="model", values="y_pred")

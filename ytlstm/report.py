@@ -1,138 +1,325 @@
-"""Tables of results (also written as CSV) and the helpers the book's chapters use.
+"""Tables of results, every one computed from the long predictions table (protocol v2, item 4).
 
-Every table a chapter shows is built here from a :class:`~ytlstm.study.Study`, and
-:func:`write_results` writes all of them under ``_build/results/`` (``metrics.csv`` has one
-row per (model, split)).
+:func:`ytlstm.predictions.predictions_table` gives one row per (model, split, origin, window);
+the functions here are plain functions over it, in the manner of ``utilsforecast.evaluation``,
+and :func:`write_results` writes all of them as CSV under ``_build/results/`` (``metrics.csv``
+has one row per (model, split)).
 """
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ytlstm.evaluate import bootstrap_metrics, diebold_mariano, mae, paired_bootstrap, point_metrics
+from ytlstm.evaluate import (concentration, gmrae, holm, mae, point_metrics, twoway_test,
+                             twoway_weights, weighted_dm)
+from ytlstm.families import LSTM_FAMILIES
+from ytlstm.names import BASELINES, label, order
+from ytlstm.predictions import predictions_table, wide
 
-#: Display order and labels of every model.
-MODEL_LABELS = {
-    "naive": "Naive (persistence)",
-    "drift": "Drift",
-    "szabo_huberman": "Szabo-Huberman scaling",
-    "linear_ar": "Linear autoregression",
-    "gbm_multivariate": "Gradient boosting (multivariate)",
-    "lstm_univariate": "LSTM univariate",
-    "lstm_multivariate": "LSTM multivariate",
-    "lstm_cluster": "LSTM per cluster",
-    "lstm_transfer": "LSTM multivariate, transfer",
-}
-BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm_multivariate")
+LEVEL = 0.05
 
 
-def label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
+# --------------------------------------------------------------------------- point metrics
+
+def first_origin(pred: pd.DataFrame) -> str:
+    """The first chronological origin (where every choice is made)."""
+    return sorted(pred.loc[pred["split"] == "test", "origin"].unique())[0]
 
 
-def _order(models) -> list[str]:
-    """Model names in display order (``models`` may be any iterable, e.g. a Series' values)."""
-    models = list(models)
-    known = [m for m in MODEL_LABELS if m in models]
-    return known + sorted(m for m in models if m not in MODEL_LABELS)
+def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (model, split): n_windows, MAE, RMSE, MAPE, relative MAE, GMRAE.
 
-
-# --------------------------------------------------------------------------- metrics
-
-def metrics_table(study) -> pd.DataFrame:
-    """One row per (model, split): train, validation, test (chronological), video_test.
-
-    Neural models are scored as seed ensembles; ``*_seed_mean`` and ``*_seed_std`` give the
-    spread of the individual seeds.
+    ``validation`` is the first origin's (where every choice is made); ``test`` pools every
+    origin's block. With ``seeds``, networks also get ``*_seed_mean``/``*_seed_std``.
     """
     rows = []
-    w = study.windows
-    for kind, parts in (("chronological", ("train", "validation", "test")),
-                        ("video", ("test",))):
-        split = study.splits[kind]
-        preds = study.predictions(kind)
-        seeds = {n: r.preds for n, r in study.neural.get(kind, {}).items()}
-        for part in parts:
-            m = split.mask(part)
-            y, naive = w.y[m], preds["naive"][m]
-            name_split = "video_test" if kind == "video" else part
-            for model in _order(preds):
-                row = {"model": model, "split": name_split, "n_windows": int(m.sum()),
-                       **point_metrics(y, preds[model][m], naive)}
-                if model in seeds:
-                    per = [point_metrics(y, p[m], naive) for p in seeds[model]]
-                    row["n_seeds"] = len(per)
-                    for k in ("mae", "rmse", "mape", "rel_mae"):
-                        vals = np.array([d[k] for d in per])
-                        row[f"{k}_seed_mean"] = vals.mean()
-                        row[f"{k}_seed_std"] = vals.std(ddof=1) if len(vals) > 1 else 0.0
-                else:
-                    row["n_seeds"] = 0
-                rows.append(row)
+    for split in ("train", "validation", "test", "video_test"):
+        p = pred[pred["split"] == split]
+        if split == "validation":
+            p = p[p["origin"] == first_origin(pred)]
+        if p.empty:
+            continue
+        wt = wide(p, split)
+        naive = wt["naive"].to_numpy()
+        y = wt["y_true"].to_numpy()
+        for model in order(c for c in wt.columns if c not in ("origin", "video_id", "target_date",
+                                                              "run_day", "y_true")):
+            pm = wt[model].to_numpy()
+            g, _ = gmrae(y, pm, naive, wt["video_id"].to_numpy())
+            row = {"model": model, "split": split, "n_windows": len(wt),
+                   **point_metrics(y, pm, naive), "gmrae": g}
+            if seeds is not None:
+                row.update(_seed_spread(seeds, split, model, wt))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def intervals_table(study, kind: str = "chronological") -> pd.DataFrame:
-    """Point metrics with 95% bootstrap intervals (resampling videos) on the test windows."""
-    w, split = study.windows, study.splits[kind]
-    m = split.mask("test")
-    preds = {k: v[m] for k, v in study.predictions(kind).items()}
-    point = pd.DataFrame([{"model": k, **point_metrics(w.y[m], v, preds["naive"])}
-                          for k, v in preds.items()])
-    ci = bootstrap_metrics(w.y[m], preds, preds["naive"], w.video_id[m],
-                           study.config.bootstrap_reps, study.config.bootstrap_seed)
-    out = point.merge(ci, on="model")
-    out.insert(1, "split", "video_test" if kind == "video" else "test")
-    return out.set_index("model").loc[_order(out["model"])].reset_index()
+def _seed_spread(seeds: pd.DataFrame, split: str, model: str, wt: pd.DataFrame) -> dict:
+    s = seeds[(seeds["split"] == split) & (seeds["model"] == model)]
+    s = s[s["window"].isin(wt.index)]
+    if s.empty:
+        return {"n_seeds": 0}
+    per = []
+    naive = wt["naive"]
+    for _, g in s.groupby("seed"):
+        g = g.set_index("window").loc[wt.index]
+        if split == "validation":
+            g = g[~g.index.duplicated()]
+        per.append(point_metrics(g["y_true"].to_numpy(), g["y_pred"].to_numpy(),
+                                 naive.to_numpy()))
+    out = {"n_seeds": len(per)}
+    for k in ("mae", "rmse", "mape", "rel_mae"):
+        v = np.array([d[k] for d in per])
+        out[f"{k}_seed_mean"] = float(v.mean())
+        out[f"{k}_seed_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return out
 
 
-def best_by_validation(study, candidates, kind: str = "chronological") -> str:
-    """The candidate with the lowest MAE on the validation windows of split ``kind``."""
-    w, split = study.windows, study.splits[kind]
-    m = split.mask("validation")
-    preds = study.predictions(kind)
-    return min(candidates, key=lambda k: mae(w.y[m], preds[k][m]))
+def metrics_by_origin(pred: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """``model, origin, n_windows, mae, rel_mae`` for each block of the chronological test."""
+    rows = []
+    for origin, p in pred[pred["split"] == split].groupby("origin", sort=True):
+        wt = wide(p, split)
+        y, naive = wt["y_true"].to_numpy(), wt["naive"].to_numpy()
+        for model in order(_models(wt)):
+            m = mae(y, wt[model].to_numpy())
+            rows.append({"model": model, "origin": origin, "n_windows": len(wt), "mae": m,
+                         "rel_mae": m / mae(y, naive)})
+    return pd.DataFrame(rows)
 
 
-def comparison_test(study, kind: str = "chronological") -> dict:
-    """The best LSTM against the best baseline (both chosen on validation), on test.
+def _models(wt: pd.DataFrame) -> list[str]:
+    return [c for c in wt.columns if c not in ("origin", "video_id", "target_date", "run_day",
+                                                "y_true")]
 
-    Diebold-Mariano on the per-date mean absolute-error differential, and a paired
-    bootstrap over videos of the MAE difference.
-    """
-    preds = study.predictions(kind)
-    lstms = [k for k in preds if k.startswith("lstm")]
-    bases = [k for k in preds if k in BASELINES]
-    best_lstm = best_by_validation(study, lstms, kind)
-    best_base = best_by_validation(study, bases, kind)
-    w, split = study.windows, study.splits[kind]
-    m = split.mask("test")
-    y = w.y[m]
-    la, lb = np.abs(y - preds[best_lstm][m]), np.abs(y - preds[best_base][m])
-    dm = diebold_mariano(la, lb, w.target_date[m])
-    pb = paired_bootstrap(y, preds[best_lstm][m], preds[best_base][m], w.video_id[m],
-                          study.config.bootstrap_reps, study.config.bootstrap_seed)
-    return {"split": "video_test" if kind == "video" else "test", "lstm": best_lstm,
-            "baseline": best_base, "mae_lstm": float(la.mean()), "mae_baseline": float(lb.mean()),
-            "dm_stat": dm["dm_stat"], "dm_p_value": dm["p_value"], "dm_n_dates": dm["n_dates"],
-            "bootstrap_mae_diff": pb["mae_diff"], "bootstrap_diff_lo": pb["diff_lo"],
-            "bootstrap_diff_hi": pb["diff_hi"], "bootstrap_p_value": pb["p_value"],
-            "lstm_better": bool(la.mean() < lb.mean())}
+
+# --------------------------------------------------------------------------- choices
+
+def validation_scores(pred: pd.DataFrame, origin: str | None = None,
+                      split: str = "validation") -> pd.Series:
+    """Validation MAE of every model at one origin (default: the first, where choices are made)."""
+    p = pred[pred["split"] == split]
+    origin = origin or first_origin(pred)
+    wt = wide(p, split, origin)
+    return pd.Series({m: mae(wt["y_true"], wt[m]) for m in _models(wt)})
+
+
+def best_models(pred: pd.DataFrame, design: str = "chronological") -> dict[str, str]:
+    """The best baseline and the best LSTM, each by validation MAE (before the first origin;
+    for the video split, on its validation videos)."""
+    scores = validation_scores(pred) if design == "chronological" else \
+        video_validation_scores(pred)
+    bases = [m for m in scores.index if m in BASELINES]
+    lstms = [m for m in scores.index if m in LSTM_FAMILIES]
+    return {"baseline": min(bases, key=lambda m: (scores[m], m)),
+            "lstm": min(lstms, key=lambda m: (scores[m], m))}
+
+
+def video_validation_scores(pred: pd.DataFrame) -> pd.Series:
+    return validation_scores(pred, "video", split="video_validation")
+
+
+def origin_choices(pred: pd.DataFrame) -> pd.DataFrame:
+    """Which baseline and which LSTM would win on each origin's own validation dates
+    (a description: the study's choice is made once, at the first origin)."""
+    rows = []
+    for origin in sorted(pred.loc[pred["split"] == "validation", "origin"].unique()):
+        s = validation_scores(pred, origin)
+        bases = [m for m in s.index if m in BASELINES]
+        lstms = [m for m in s.index if m in LSTM_FAMILIES]
+        b, l_ = min(bases, key=lambda m: s[m]), min(lstms, key=lambda m: s[m])
+        rows.append({"origin": origin, "best_baseline": b, "best_lstm": l_,
+                     "baseline_val_mae": s[b], "lstm_val_mae": s[l_],
+                     "lstm_over_baseline": s[l_] / s[b]})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- inference
+
+class Resampler:
+    """Two-way (date blocks x videos) bootstrap weights for one split, shared by every model."""
+
+    def __init__(self, wt: pd.DataFrame, reps: int, seed: int) -> None:
+        self.wt = wt
+        self.w = twoway_weights(wt["target_date"].to_numpy(), wt["video_id"].to_numpy(),
+                                reps, seed)
+        self.w = self.w[self.w.sum(axis=1) > 0]
+        self.y = wt["y_true"].to_numpy()
+
+    def abs_err(self, model: str) -> np.ndarray:
+        return np.abs(self.y - self.wt[model].to_numpy())
+
+    def sums(self, model: str) -> np.ndarray:
+        return self.w @ self.abs_err(model)
+
+    def test(self, a: str, b: str) -> dict:
+        return twoway_test(self.abs_err(a), self.abs_err(b), None, None, weights=self.w)
+
+
+def intervals_table(pred: pd.DataFrame, split: str, reps: int, seed: int,
+                    reference: str | None = None) -> pd.DataFrame:
+    """Point metrics with 95% two-way bootstrap intervals, and each model's MAE relative to
+    ``reference`` (default: the best baseline chosen on validation) with its interval."""
+    wt = wide(pred, split)
+    rs = Resampler(wt, reps, seed)
+    y, naive = rs.y, wt["naive"].to_numpy()
+    if reference is None:
+        reference = best_models(pred, "chronological" if split == "test" else "video")["baseline"]
+    s_naive, s_ref = rs.sums("naive"), rs.sums(reference)
+    cnt = rs.w.sum(axis=1)
+    rows = []
+    for m in order(_models(wt)):
+        s = rs.sums(m)
+        pm = wt[m].to_numpy()
+        point = point_metrics(y, pm, naive)
+        rows.append({"model": m, "split": split, **point,
+                     "mae_lo": np.percentile(s / cnt, 2.5), "mae_hi": np.percentile(s / cnt, 97.5),
+                     "rel_mae_lo": np.percentile(s / s_naive, 2.5),
+                     "rel_mae_hi": np.percentile(s / s_naive, 97.5),
+                     "reference": reference, "vs_reference": point["mae"] / mae(y, wt[reference]),
+                     "vs_reference_lo": np.percentile(s / s_ref, 2.5),
+                     "vs_reference_hi": np.percentile(s / s_ref, 97.5)})
+    return pd.DataFrame(rows)
+
+
+def paired_tests(pred: pd.DataFrame, split: str, reps: int, seed: int) -> pd.DataFrame:
+    """Each LSTM family against the best baseline on ``split``: the primary two-way bootstrap
+    test (Holm-adjusted over the four families), and Diebold-Mariano on the window-weighted
+    daily loss. ``primary`` marks the best-by-validation LSTM's row."""
+    design = "chronological" if split == "test" else "video"
+    best = best_models(pred, design)
+    wt = wide(pred, split)
+    rs = Resampler(wt, reps, seed)
+    rows = []
+    for m in [x for x in LSTM_FAMILIES if x in wt.columns]:
+        t = rs.test(m, best["baseline"])
+        dm = weighted_dm(rs.abs_err(m), rs.abs_err(best["baseline"]), wt["target_date"].to_numpy())
+        ml, mb = rs.abs_err(m).mean(), rs.abs_err(best["baseline"]).mean()
+        rows.append({"split": split, "lstm": m, "baseline": best["baseline"],
+                     "primary": m == best["lstm"], "n_windows": len(wt),
+                     "mae_lstm": ml, "mae_baseline": mb, "ratio": ml / mb,
+                     "mae_diff": t["mean_diff"], "diff_lo": t["diff_lo"], "diff_hi": t["diff_hi"],
+                     "p_value": t["p_value"], "dm_stat": dm["dm_stat"],
+                     "dm_p_value": dm["p_value"], "dm_n_dates": dm["n_dates"],
+                     "lstm_better": bool(ml < mb)})
+    out = pd.DataFrame(rows)
+    out["p_holm"] = holm(out["p_value"].tolist())
+    return out
+
+
+def pair_test(pred: pd.DataFrame, a: str, b: str, split: str, reps: int, seed: int,
+              mask: pd.Series | None = None) -> dict:
+    """The two-way bootstrap test of ``a`` against ``b`` on one split (optionally a subset of
+    its windows, given as a boolean Series over the wide table's index)."""
+    wt = wide(pred, split)
+    if mask is not None:
+        wt = wt[mask.reindex(wt.index).fillna(False).to_numpy(bool)]
+    rs = Resampler(wt, reps, seed)
+    t = rs.test(a, b)
+    return {"a": a, "b": b, "split": split, "n_windows": len(wt),
+            "n_videos": int(wt["video_id"].nunique()), "mae_a": rs.abs_err(a).mean(),
+            "mae_b": rs.abs_err(b).mean(), **t}
+
+
+# --------------------------------------------------------------------------- where the gain is
+
+def by_period(pred: pd.DataFrame, break_date, split: str = "test") -> pd.DataFrame:
+    """Relative MAE of every model before and from the break date (protocol v2, item 5)."""
+    wt = wide(pred, split)
+    if break_date is None:
+        return pd.DataFrame()
+    after = wt["target_date"] >= pd.Timestamp(break_date)
+    rows = []
+    for period, m in (("before break", ~after), ("from break", after)):
+        if not m.any():
+            continue
+        sub = wt[m]
+        naive_mae = mae(sub["y_true"], sub["naive"])
+        for model in order(_models(wt)):
+            e = mae(sub["y_true"], sub[model])
+            rows.append({"period": period, "model": model, "n_windows": int(m.sum()),
+                         "first_date": str(sub["target_date"].min().date()),
+                         "last_date": str(sub["target_date"].max().date()),
+                         "mae": e, "rel_mae": e / naive_mae})
+    return pd.DataFrame(rows)
+
+
+def by_run_day(pred: pd.DataFrame, split: str = "test", last: int = 14) -> pd.DataFrame:
+    """Relative MAE by the day of the run of the target (8, 9, ..., and ``last``+ pooled)."""
+    wt = wide(pred, split)
+    day = wt["run_day"].clip(upper=last)
+    rows = []
+    for d, sub in wt.groupby(day):
+        naive_mae = mae(sub["y_true"], sub["naive"])
+        for model in order(_models(wt)):
+            e = mae(sub["y_true"], sub[model])
+            rows.append({"run_day": f"{int(d)}+" if d == last else str(int(d)), "day": int(d),
+                         "model": model, "n_windows": len(sub), "mae": e,
+                         "rel_mae": e / naive_mae if naive_mae > 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def concentration_table(pred: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Each model's gain over the best baseline and the share of it from the top videos."""
+    design = "chronological" if split == "test" else "video"
+    base = best_models(pred, design)["baseline"]
+    wt = wide(pred, split)
+    rows = []
+    for model in order(_models(wt)):
+        if model == base:
+            continue
+        c = concentration(wt["y_true"].to_numpy(), wt[model].to_numpy(), wt[base].to_numpy(),
+                          wt["video_id"].to_numpy())
+        rows.append({"model": model, "baseline": base, "n_videos": int(wt["video_id"].nunique()),
+                     **c})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- study tables
+
+def tuning_table(study) -> pd.DataFrame:
+    frames = [t.assign(design=d) for d, t in study.tuning.items()]
+    out = pd.concat(frames, ignore_index=True)
+    cols = ["design", "family"] + [c for c in out.columns if c not in ("design", "family")]
+    return out[cols]
+
+
+def chosen_table(study) -> pd.DataFrame:
+    rows = []
+    for design, ch in study.chosen.items():
+        t = study.tuning[design]
+        for fam, params in ch.items():
+            r = t[(t["family"] == fam) & t["chosen"]].iloc[0]
+            rows.append({"design": design, "family": fam, "config": json.dumps(params),
+                         "grid_size": int((t["family"] == fam).sum()),
+                         "val_mae": r["val_mae"], "val_rel_mae": r["val_rel_mae"]})
+    return pd.DataFrame(rows)
 
 
 def training_table(study) -> pd.DataFrame:
-    """Per seed: epochs run, best epoch, best validation loss, seconds."""
-    frames = [r.training_table() for kind in study.neural.values() for r in kind.values()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """One row per network trained for a final model: origin, model, seed, epochs, seconds."""
+    rows = []
+    for origin, fits in study.fits.items():
+        for model, f in fits.items():
+            runs = list(f.runs or [])
+            if model == "lstm_cluster":
+                runs = [(c, r) for c, rs in f.info.get("cluster_runs", {}).items() for r in rs]
+            else:
+                runs = [(None, r) for r in runs]
+            for c, r in runs:
+                rows.append({"origin": origin, "model": model, "cluster": c, "seed": r.seed,
+                             "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
+                             "best_val_loss": float(min(r.val_loss)) if r.val_loss else np.nan,
+                             "seconds": r.seconds})
+    return pd.DataFrame(rows)
 
 
 def split_table(study) -> pd.DataFrame:
-    """The chronological split: dates and window counts per part."""
+    """The first origin's split (version 1's): dates and window counts per part."""
     s = study.splits["chronological"]
     i, c = s.info, s.counts()
     return pd.DataFrame([
@@ -146,69 +333,155 @@ def timings_table(study) -> pd.DataFrame:
     return pd.DataFrame([{"stage": k, "seconds": v} for k, v in study.timings.items()])
 
 
+def transfer_table(study, pred: pd.DataFrame) -> pd.DataFrame:
+    """Transfer against random initialisation per origin and seed: epochs and test MAE."""
+    from ytlstm.harness import control_name
+
+    control = control_name(study.chosen["chronological"])
+    rows = []
+    for o in study.chronological_origins:
+        w = study.windows
+        for init, name in (("transfer", "lstm_transfer"), ("random", control)):
+            f = study.fits[o.name][name]
+            for r in f.runs:
+                rows.append({"origin": o.name, "init": init, "model": name, "seed": r.seed,
+                             "best_epoch": r.best_epoch, "epochs_run": r.epochs_run,
+                             "seconds": r.seconds, "best_val_loss": float(min(r.val_loss)),
+                             "initial_val_loss": r.initial_val_loss,
+                             "test_mae": mae(w.y[o.test], r.pred[o.test]),
+                             "test_rel_mae": mae(w.y[o.test], r.pred[o.test]) /
+                             mae(w.y[o.test], w.views[o.test, -1])})
+    return pd.DataFrame(rows)
+
+
+def cluster_assignment(study) -> pd.Series:
+    """Cluster of every test window, from the clustering of its own origin."""
+    out = {}
+    for o in study.chronological_origins:
+        wc = study.fits[o.name]["lstm_cluster"].info["window_cluster"]
+        for i in o.test:
+            out[int(i)] = int(wc[i])
+    return pd.Series(out, name="cluster")
+
+
+def cluster_tests(study, pred: pd.DataFrame) -> pd.DataFrame:
+    """Per-cluster against global univariate LSTM, overall and per cluster (post hoc)."""
+    cfg = study.config
+    clusters = cluster_assignment(study)
+    rows = [{"cluster": "all", "post_hoc": False,
+             **pair_test(pred, "lstm_cluster", "lstm_univariate", "test", cfg.bootstrap_reps,
+                         cfg.bootstrap_seed)}]
+    for c in sorted(clusters.unique()):
+        rows.append({"cluster": str(c), "post_hoc": True,
+                     **pair_test(pred, "lstm_cluster", "lstm_univariate", "test",
+                                 cfg.bootstrap_reps, cfg.bootstrap_seed, mask=clusters == c)})
+    return pd.DataFrame(rows)
+
+
+def cluster_sizes(study) -> pd.DataFrame:
+    rows = []
+    for o in study.chronological_origins:
+        info = study.fits[o.name]["lstm_cluster"].info
+        wc = info["window_cluster"]
+        for s in info["sizes"]:
+            rows.append({"origin": o.name, "k": info["k"], **s,
+                         "n_test_windows": int((wc[o.test] == s["cluster"]).sum())})
+    return pd.DataFrame(rows)
+
+
+def transfer_test(study, pred: pd.DataFrame) -> pd.DataFrame:
+    from ytlstm.harness import control_name
+
+    cfg = study.config
+    control = control_name(study.chosen["chronological"])
+    return pd.DataFrame([pair_test(pred, "lstm_transfer", control, "test", cfg.bootstrap_reps,
+                                   cfg.bootstrap_seed)])
+
+
 # --------------------------------------------------------------------------- writing
 
-def all_tables(study) -> dict[str, pd.DataFrame]:
+def all_tables(study, pred: pd.DataFrame | None = None,
+               seeds: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every CSV table of the study, from the predictions table."""
+    from ytlstm.clusters import category_table
+    from ytlstm.origins import origins_table
+
+    cfg = study.config
+    pred = predictions_table(study) if pred is None else pred
+    seeds = predictions_table(study, seeds=True) if seeds is None else seeds
+    reps, seed = cfg.bootstrap_reps, cfg.bootstrap_seed
     tables = {
-        "metrics": metrics_table(study),
+        "metrics": metrics_table(pred, seeds),
+        "metrics_by_origin": metrics_by_origin(pred),
         "cleaning": study.dataset.report.table(),
         "split": split_table(study),
-        "tuning": study.tuning,
+        "origins": origins_table(study.chronological_origins, study.windows),
+        "origin_choices": origin_choices(pred),
+        "tuning": tuning_table(study),
+        "chosen": chosen_table(study),
         "training": training_table(study),
-        "intervals_test": intervals_table(study, "chronological"),
-        "intervals_video_test": intervals_table(study, "video"),
-        "paired_test": pd.DataFrame([comparison_test(study, "chronological"),
-                                     comparison_test(study, "video")]),
+        "intervals_test": intervals_table(pred, "test", reps, seed),
+        "intervals_video_test": intervals_table(pred, "video_test", reps, seed),
+        "paired_test": pd.concat([paired_tests(pred, "test", reps, seed),
+                                  paired_tests(pred, "video_test", reps, seed)],
+                                 ignore_index=True),
+        "by_period": by_period(pred, study.break_date),
+        "by_run_day": by_run_day(pred),
+        "concentration": concentration_table(pred),
         "timings": timings_table(study),
-        "transfer": transfer_table(study),
+        "transfer": transfer_table(study, pred),
+        "transfer_test": transfer_test(study, pred),
+        "cluster_sizes": cluster_sizes(study),
+        "cluster_tests": cluster_tests(study, pred),
     }
+    first = study.fits[study.chronological_origins[0].name]["lstm_cluster"].info
+    tables["cluster_k_selection"] = first["k_selection"]
+    tables["cluster_categories"] = category_table(first["video_cluster"], first["k"],
+                                                  study.windows, study.dataset.categories)
     if study.importance is not None:
         tables["importance"] = study.importance
-    if study.clusters is not None:
-        tables.update(study.clusters.tables(study))
     return tables
 
 
 def write_results(study, out: str | Path) -> list[Path]:
-    """Write every table as CSV under ``out``; returns the paths."""
-    from ytlstm.cache import atomic_write_text
+    """Write the predictions tables and every table as CSV under ``out``; returns the paths."""
+    from ytlstm.cache import atomic_write_bytes, atomic_write_text
 
     out = Path(out)
+    pred = predictions_table(study)
+    seeds = predictions_table(study, seeds=True)
     written = []
-    for name, table in all_tables(study).items():
+    for name, df in (("predictions", pred), ("predictions_seeds", seeds)):
+        path = out / f"{name}.csv.gz"
+        atomic_write_bytes(path, _gzip_csv(df))
+        written.append(path)
+    for name, table in all_tables(study, pred, seeds).items():
         path = out / f"{name}.csv"
         atomic_write_text(path, table.to_csv(index=False))
         written.append(path)
     return written
 
 
-# --------------------------------------------------------------------------- chapters
+def _gzip_csv(df: pd.DataFrame) -> bytes:
+    """CSV, gzip-compressed with a fixed header time (two runs give identical bytes)."""
+    import gzip
+    import io
 
-def repo_root(start: str | Path | None = None) -> Path:
-    """The folder holding ``_config.yml`` (the book's root), from ``start`` upwards."""
-    p = Path(start or os.getcwd()).resolve()
-    for q in (p, *p.parents):
-        if (q / "_config.yml").exists() and (q / "ytlstm").is_dir():
-            return q
-    return p
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        gz.write(df.to_csv(index=False, date_format="%Y-%m-%d").encode())
+    return buf.getvalue()
 
 
-@lru_cache(maxsize=1)
-def chapter_study():
-    """Set up a chapter: work from the repository root, load the study, set the plot style.
+def read_predictions(results_dir: str | Path, seeds: bool = False) -> pd.DataFrame:
+    """The predictions table written by :func:`write_results`."""
+    name = "predictions_seeds" if seeds else "predictions"
+    df = pd.read_csv(Path(results_dir) / f"{name}.csv.gz", dtype={"video_id": str})
+    df["target_date"] = pd.to_datetime(df["target_date"])
+    return df
 
-    The study comes from the result cache (``make book`` has usually filled it); anything
-    missing is computed now. The CSV tables are written under ``_build/results``.
-    """
-    os.chdir(repo_root())
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from ytlstm import plots
-    from ytlstm.study import run_study
 
-    plots.set_style()
-    study = run_study(verbose=False, results_dir=Path("_build") / "results")
-    return study
-
+# --------------------------------------------------------------------------- words
 
 def fmt_int(x) -> str:
     return f"{int(round(float(x))):,}"
@@ -227,17 +500,39 @@ def fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
-def glue_text(name: str, text: str) -> None:
-    """Glue a piece of prose (Markdown) for ``{glue:md}`name``` in a chapter."""
-    from IPython.display import Markdown
-    from myst_nb import glue
+def verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
+    """Plain words for the primary row of :func:`paired_tests`."""
+    sig = row["p_holm"] < level
+    if not row["lstm_better"]:
+        verb = "does not beat"
+    else:
+        verb = "beats" if sig else "has a lower MAE than, but does not significantly beat,"
+    pct = f"{100 * level:g}%"
+    dm = row["dm_p_value"] < level
+    if sig:
+        s = (f"the primary two-way bootstrap test finds the difference significant at the {pct} "
+             f"level after Holm's adjustment (p {fmt_p(row['p_holm'])})")
+    else:
+        s = (f"the primary two-way bootstrap test does not find the difference significant at "
+             f"the {pct} level after Holm's adjustment (p {fmt_p(row['p_holm'])})")
+    s += (f"; the Diebold-Mariano test on the window-weighted daily loss "
+          f"{'agrees' if dm == sig else 'disagrees'} (p {fmt_p(row['dm_p_value'])})")
+    return {"verb": verb, "significance": s}
 
-    glue(name, Markdown(str(text)), display=False)
 
+def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
+    """A compact results table: each metric with its 95% interval in one column."""
+    def span(col: str, fmt_: str) -> pd.Series:
+        return ci.apply(lambda r: f"{r[col]:{fmt_}} [{r[col + '_lo']:{fmt_}} – {r[col + '_hi']:{fmt_}}]",
+                        axis=1)
 
-def glue_all(values: dict[str, str]) -> None:
-    for k, v in values.items():
-        glue_text(k, v)
+    return pd.DataFrame({
+        "model": ci["model"].map(label),
+        "MAE (views) [95% CI]": span("mae", ",.0f"),
+        "relative MAE [95% CI]": span("rel_mae", ".3f"),
+        "MAE / best baseline's [95% CI]": span("vs_reference", ".3f"),
+        "MAPE (%)": ci["mape"].map(lambda v: f"{v:.2f}"),
+    })
 
 
 def show_table(df: pd.DataFrame, floatfmt: dict | None = None):
@@ -250,62 +545,3 @@ def show_table(df: pd.DataFrame, floatfmt: dict | None = None):
             fmts[c] = "{:,.3f}"
     fmts.update(floatfmt or {})
     return df.style.format(fmts).hide(axis="index")
-
-
-def transfer_table(study) -> pd.DataFrame:
-    """Transfer vs random initialisation of the multivariate LSTM, per seed."""
-    w, split = study.windows, study.splits["chronological"]
-    m = split.mask("test")
-    naive_mae = mae(w.y[m], w.views[m, -1])
-    rows = []
-    for init, name in (("transfer", "lstm_transfer"), ("random", "lstm_multivariate")):
-        for r in study.neural["chronological"][name].runs:
-            mae_ = mae(w.y[m], r.pred[m])
-            rows.append({"init": init, "seed": r.seed, "best_epoch": r.best_epoch,
-                         "epochs_run": r.epochs_run, "seconds": r.seconds,
-                         "best_val_loss": min(r.val_loss), "test_mae": mae_,
-                         "test_rel_mae": mae_ / naive_mae})
-    return pd.DataFrame(rows)
-
-
-def verdict(test: dict, level: float = 0.05) -> dict[str, str]:
-    """Plain words for a :func:`comparison_test` result.
-
-    ``verb``: how the LSTM compares ("beats", "has a lower MAE than", "does not beat");
-    ``significance``: what the two paired tests say, including when they disagree.
-    The Diebold-Mariano test on per-date losses is the primary test (PROTOCOL section 7);
-    the paired bootstrap over videos is reported beside it.
-    """
-    dm, pb = test["dm_p_value"] < level, test["bootstrap_p_value"] < level
-    pct = f"{100 * level:g}%"
-    if not test["lstm_better"]:
-        verb = "does not beat"
-    else:
-        verb = "beats" if dm else "has a lower MAE than"
-    if dm and pb:
-        sig = f"and both paired tests find the difference significant at the {pct} level"
-    elif not dm and not pb:
-        sig = f"but neither paired test finds the difference significant at the {pct} level"
-    elif pb:
-        sig = (f"but the difference is significant at the {pct} level only by the paired "
-               "bootstrap over videos, not by the Diebold-Mariano test on per-date losses, which "
-               "also allows for errors shared by all videos on the same date")
-    else:
-        sig = (f"significant at the {pct} level by the Diebold-Mariano test but not by the "
-               "paired bootstrap over videos")
-    return {"verb": verb, "significance": sig}
-
-
-def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
-    """A compact results table: each metric with its 95% interval in one column."""
-    def span(col: str, fmt_: str) -> pd.Series:
-        return ci.apply(lambda r: f"{r[col]:{fmt_}} [{r[col + '_lo']:{fmt_}} – {r[col + '_hi']:{fmt_}}]",
-                        axis=1)
-
-    return pd.DataFrame({
-        "model": ci["model"].map(label),
-        "MAE (views) [95% CI]": span("mae", ",.0f"),
-        "RMSE (views)": ci["rmse"].map(lambda v: f"{v:,.0f}"),
-        "MAPE (%)": ci["mape"].map(lambda v: f"{v:.2f}"),
-        "relative MAE [95% CI]": span("rel_mae", ".3f"),
-    })

@@ -36,7 +36,7 @@ GRID_FIELDS = ("units_grid", "loss_grid", "target_grid", "tuning_seeds", "drift_
                "gbm_seed", "cluster_k_grid", "cluster_seed", "min_cluster_train_windows")
 SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed", "n_origins")
 #: The modules whose code the model stages run.
-MODEL_MODULES = ("baselines", "families", "harness", "clusters", "models", "training",
+MODEL_MODULES = ("baselines", "families", "harness", "clusters", "models", "training", "engine",
                  "transfer", "windows", "origins", "study")
 
 

@@ -1,0 +1,66 @@
+"""Chapter setup: the study and its predictions table, for the book's hidden setup cells.
+
+Every chapter starts with ``study, pred = chapter.setup()``: it works from the repository
+root, loads the study from the result cache (``make book`` has usually filled it; anything
+missing is computed now), writes the CSV tables under ``_build/results`` and reads the
+predictions table back from there, so every table and figure is computed from that file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+#: Where the book's study writes its tables.
+RESULTS = Path("_build") / "results"
+
+
+def repo_root(start: str | Path | None = None) -> Path:
+    """The folder holding ``_config.yml`` (the book's root), from ``start`` upwards."""
+    p = Path(start or os.getcwd()).resolve()
+    for q in (p, *p.parents):
+        if (q / "_config.yml").exists() and (q / "ytlstm").is_dir():
+            return q
+    return p
+
+
+@lru_cache(maxsize=1)
+def setup():
+    """``(study, predictions)`` for a chapter, with the plot style set."""
+    os.chdir(repo_root())
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ytlstm import plots
+    from ytlstm.report import read_predictions
+    from ytlstm.study import run_study
+
+    plots.set_style()
+    try:
+        from ytlstm import alt
+
+        alt.install()
+    except ImportError:  # pragma: no cover - alt text module absent
+        pass
+    study = run_study(verbose=False, results_dir=RESULTS)
+    return study, read_predictions(RESULTS)
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a piece of prose (Markdown) for ``{glue:md}`name``` in a chapter."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(str(text)), display=False)
+
+
+def glue_all(values: dict[str, str]) -> None:
+    for k, v in values.items():
+        glue_text(k, v)
+
+
+def table(name: str):
+    """One CSV table of the study (written by :func:`ytlstm.report.write_results` from the
+    predictions table) as a DataFrame."""
+    import pandas as pd
+
+    return pd.read_csv(repo_root() / RESULTS / f"{name}.csv")
