@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ytlstm.baselines import (Drift, Forecaster, GradientBoosting, LinearAR, Naive,
-                              SzaboHuberman, all_baselines)
+from ytlstm.baselines import (Combination, Drift, Forecaster, GradientBoosting, LinearAR, Naive,
+                              SzaboHuberman)
 from ytlstm.windows import Windows
 
 
@@ -79,12 +79,20 @@ def test_linear_ar_recovers_an_exact_linear_in_log_pattern():
     assert not np.allclose(Naive().predict(test), test.y, rtol=1e-2)
 
 
+def _every_baseline() -> list[Forecaster]:
+    """One forecaster of every baseline class, in the order tables show them."""
+    return [Naive(), Drift(k=2), SzaboHuberman(),
+            LinearAR(target="drift", inputs="multivariate", loss="squared"),
+            GradientBoosting(target="drift", loss="absolute", max_iter=30, seed=0),
+            Combination((Drift(k=2), LinearAR(target="drift", loss="absolute")))]
+
+
 def test_all_baselines_share_fit_predict():
     rng = np.random.default_rng(3)
     series = np.cumsum(rng.uniform(100, 5000, size=(200, 8)), axis=1) + 1000
     w = windows_from_series(series, category=rng.choice([1, 10, 24], size=200))
     names = []
-    for b in all_baselines(gbm_seed=0, target="drift"):
+    for b in _every_baseline():
         assert isinstance(b, Forecaster)
         assert b.fit(w, w) is b
         p = b.predict(w)
@@ -92,13 +100,20 @@ def test_all_baselines_share_fit_predict():
         # predicting a subset gives the same numbers for those windows
         np.testing.assert_allclose(b.predict(w.subset(np.arange(10))), p[:10], rtol=1e-9)
         names.append(b.name)
-    assert names == ["naive", "drift", "szabo_huberman", "linear_ar", "gbm_multivariate"]
+    assert names == ["naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination"]
+
+
+def test_gradient_boosting_needs_validation_windows():
+    w = windows_from_series(SERIES)
+    with pytest.raises(ValueError, match="validation"):
+        GradientBoosting(max_iter=5).fit(w)
 
 
 def test_gradient_boosting_is_reproducible_with_its_seed():
     rng = np.random.default_rng(4)
     series = np.cumsum(rng.uniform(100, 5000, size=(150, 8)), axis=1) + 1000
     w = windows_from_series(series)
-    p1 = GradientBoosting(max_iter=20, seed=0).fit(w).predict(w)
-    p2 = GradientBoosting(max_iter=20, seed=0).fit(w).predict(w)
+    tr, va = w.subset(np.arange(100)), w.subset(np.arange(100, 150))
+    p1 = GradientBoosting(max_iter=20, seed=0).fit(tr, va).predict(w)
+    p2 = GradientBoosting(max_iter=20, seed=0).fit(tr, va).predict(w)
     np.testing.assert_array_equal(p1, p2)
