@@ -2,8 +2,9 @@
 
 Every chapter starts with ``study, pred = chapter.setup()``: it works from the repository
 root, loads the study from the result cache (``make book`` has usually filled it; anything
-missing is computed now), writes the CSV tables under ``_build/results`` and reads the
-predictions table back from there, so every table and figure is computed from that file.
+missing is computed now), writes the CSV tables under ``_build/results`` unless that folder
+already holds this study's tables (``.study-key``), and reads the predictions table back from
+there, so every table and figure is computed from that file.
 """
 
 from __future__ import annotations
@@ -41,7 +42,15 @@ def setup():
         alt.install()
     except ImportError:  # pragma: no cover - alt text module absent
         pass
-    study = run_study(verbose=False, results_dir=RESULTS)
+    study = run_study(verbose=False)
+    stamp = RESULTS / ".study-key"
+    if not stamp.exists() or stamp.read_text().strip() != study.key or \
+            not (RESULTS / "predictions.csv.gz").exists():
+        from ytlstm.cache import atomic_write_text
+        from ytlstm.report import write_results
+
+        write_results(study, RESULTS)
+        atomic_write_text(stamp, study.key + "\n")
     return study, read_predictions(RESULTS)
 
 

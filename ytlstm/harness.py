@@ -123,3 +123,19 @@ def control_name(chosen: dict[str, dict]) -> str:
     """The randomly started counterpart of the transfer network."""
     return ("lstm_multivariate" if chosen["lstm_multivariate"] == chosen["lstm_univariate"]
             else "lstm_random_start")
+
+
+def fit_origin(plan: Plan, ctx: Context, origin, jobs: int | None, say: Callable[[str], None],
+               memo: dict) -> dict[str, Fitted]:
+    """The stage of one origin: every planned family refitted on its windows."""
+    say(f"[{origin.name}] refit on {len(origin.train)} training and {len(origin.validation)} "
+        f"validation windows; forecast {len(origin.test)} windows")
+    return run_plan(plan, ctx, ctx.config.seeds, jobs, say, dict(memo))
+
+
+def importance_stage(fitted: Fitted, windows, origin, config) -> pd.DataFrame:
+    """Permutation importance of the first origin's multivariate networks (validation windows)."""
+    from ytlstm.importance import permutation_importance
+
+    config = config.replace(target=fitted.params["target"], units=int(fitted.params["units"]))
+    return permutation_importance(fitted, windows, origin.train, origin.validation, config)

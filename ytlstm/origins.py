@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ytlstm.windows import Split, Windows
+from ytlstm.windows import Split, Windows, chronological_split, make_windows, video_split
 
 
 @dataclass
@@ -98,3 +98,20 @@ def break_date(frame: pd.DataFrame) -> pd.Timestamp | None:
             share[d] = len(ids & prev) / len(prev)
         prev = ids
     return pd.Timestamp(pd.Series(share).idxmin())
+
+
+def study_design(frame: pd.DataFrame, config, check=None):
+    """The windows of a dataset's frame, its two splits, every origin and the break date.
+
+    ``check(split)`` (e.g. the minimum-windows check) runs on both splits before the origins
+    are cut. Returns ``(windows, {"chronological": ..., "video": ...}, origins, break_date)``.
+    """
+    w = make_windows(frame, config.window)
+    dates = frame["date"].to_numpy()
+    splits = {"chronological": chronological_split(w, dates, config.test_frac, config.val_frac),
+              "video": video_split(w, config.test_frac, config.val_frac, config.video_split_seed)}
+    if check is not None:
+        for s in splits.values():
+            check(s)
+    origins = rolling_origins(w, dates, config.test_frac, config.val_frac, config.n_origins)
+    return w, splits, origins + [video_origin(splits["video"])], break_date(frame)

@@ -26,8 +26,8 @@ from ytlstm.cache import ResultCache, make_key
 from ytlstm.config import StudyConfig, resolve_cache_dir, resolve_data_dir
 from ytlstm.data import Dataset, data_hash, find_country_files, load_dataset
 from ytlstm.families import Context, Fitted
-from ytlstm.origins import Origin, break_date, rolling_origins, video_origin
-from ytlstm.windows import Split, Windows, chronological_split, make_windows, video_split
+from ytlstm.origins import Origin, study_design
+from ytlstm.windows import Split, Windows
 
 NN_FIELDS = ("window", "dropout", "learning_rate", "batch_size", "max_epochs", "patience")
 GRID_FIELDS = ("units_grid", "loss_grid", "target_grid", "tuning_seeds", "drift_k_grid",
@@ -35,9 +35,10 @@ GRID_FIELDS = ("units_grid", "loss_grid", "target_grid", "tuning_seeds", "drift_
                "baseline_loss_grid", "gbm_leaves_grid", "gbm_max_iter", "gbm_learning_rate",
                "gbm_seed", "cluster_k_grid", "cluster_seed", "min_cluster_train_windows")
 SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed", "n_origins")
-#: The modules whose code the model stages run.
+#: The modules whose code the model stages run (the stage functions are in ``harness``; this
+#: module only wires and caches them, so editing it re-runs nothing).
 MODEL_MODULES = ("baselines", "families", "harness", "clusters", "models", "training", "engine",
-                 "transfer", "windows", "origins", "study")
+                 "transfer", "windows", "origins")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Study:
     importance: pd.DataFrame | None = None
     break_date: pd.Timestamp | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    key: str = ""                              # hash of every stage's cache key
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
 
@@ -88,7 +90,8 @@ def _check_windows(split: Split, config: StudyConfig, files) -> None:
     except ImportError:  # pragma: no cover - the check module is part of the package
         return
     require_enough_windows(config.country, files.videos, split.counts(),
-                           config.min_windows_per_part)
+                           config.min_windows_per_part, window=config.window,
+                           split=None if split.kind == "chronological" else split.kind)
 
 
 def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = None,
@@ -99,7 +102,7 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     ``study.timings`` holds, per stage, the seconds it took when it was computed (so a
     cached rebuild still reports the original training times).
     """
-    from ytlstm.harness import chosen_params, final_plan, run_plan, tune
+    from ytlstm.harness import chosen_params, final_plan, fit_origin, importance_stage, tune
 
     config = config or StudyConfig()
     say = _progress(verbose)
@@ -128,21 +131,10 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
                             lambda: load_dataset(files.videos.parent, config.country,
                                                  config.window))
 
-    def make_splits():
-        w = make_windows(dataset.frame, config.window)
-        dates = dataset.frame["date"].to_numpy()
-        splits = {"chronological": chronological_split(w, dates, config.test_frac,
-                                                       config.val_frac),
-                  "video": video_split(w, config.test_frac, config.val_frac,
-                                       config.video_split_seed)}
-        _check_windows(splits["chronological"], config, files)
-        _check_windows(splits["video"], config, files)
-        origins = rolling_origins(w, dates, config.test_frac, config.val_frac, config.n_origins)
-        return w, splits, origins + [video_origin(splits["video"])], break_date(dataset.frame)
-
     (windows, splits, origins, brk), k_win = stage(
         "windows", {**config.subset(SPLIT_FIELDS), "min": config.min_windows_per_part},
-        ("windows", "origins", "study", "checks"), [k_data], make_splits)
+        ("windows", "origins", "checks"), [k_data],
+        lambda: study_design(dataset.frame, config, lambda s: _check_windows(s, config, files)))
     _check_windows(splits["chronological"], config, files)
     _check_windows(splits["video"], config, files)
 
@@ -164,16 +156,16 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
             ctx = Context(windows, o.train, o.validation, config, label=o.name)
             fits[o.name], keys[o.name] = stage(
                 o.name.replace(" ", "_"), params, MODEL_MODULES, [k_win, k_tune],
-                lambda ctx=ctx, o=o, memo=memo: _fit_origin(plan, ctx, o, config, jobs, say,
-                                                            memo))
+                lambda ctx=ctx, o=o, memo=memo: fit_origin(plan, ctx, o, jobs, say, memo))
     first = origins[0]
-    importance, _ = stage(
+    importance, keys["importance"] = stage(
         "importance", params, MODEL_MODULES + ("importance",), [k_win, keys[first.name]],
-        lambda: _importance(fits[first.name]["lstm_multivariate"], windows, first, config))
+        lambda: importance_stage(fits[first.name]["lstm_multivariate"], windows, first, config))
 
     study = Study(config=config, dataset=dataset, windows=windows, splits=splits,
                   origins=origins, tuning=tuning, chosen=chosen, fits=fits,
-                  importance=importance, break_date=brk, timings=timings)
+                  importance=importance, break_date=brk, timings=timings,
+                  key=make_key("study", {}, (), [k_data, k_win, *keys.values()]))
     study.cache_hits, study.cache_misses = list(cache.hits), list(cache.misses)
     timings["total_this_run"] = time.perf_counter() - t_all
     say(f"study ready in {timings['total_this_run']:.1f} s "
@@ -181,24 +173,9 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     if results_dir is not None:
         from ytlstm.report import write_results
 
+        from ytlstm.cache import atomic_write_text
+
         written = write_results(study, results_dir)
+        atomic_write_text(Path(results_dir) / ".study-key", study.key + "\n")
         say(f"wrote {len(written)} tables to {results_dir}")
     return study
-
-
-def _fit_origin(plan, ctx: Context, origin: Origin, config: StudyConfig, jobs, say,
-                memo: dict) -> dict[str, Fitted]:
-    from ytlstm.harness import run_plan
-
-    say(f"[{origin.name}] refit on {len(origin.train)} training and {len(origin.validation)} "
-        f"validation windows; forecast {len(origin.test)} windows")
-    fitted = run_plan(plan, ctx, config.seeds, jobs, say, dict(memo))
-    return fitted
-
-
-def _importance(fitted: Fitted, windows: Windows, origin: Origin,
-                config: StudyConfig) -> pd.DataFrame:
-    from ytlstm.importance import permutation_importance
-
-    config = config.replace(target=fitted.params["target"], units=int(fitted.params["units"]))
-    return permutation_importance(fitted, windows, origin.train, origin.validation, config)
