@@ -35,6 +35,8 @@ this), so results do not depend on how tasks are grouped or distributed.
 from __future__ import annotations
 
 import os
+import random
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -61,12 +63,30 @@ class BranchLog:
     seconds: float = 0.0           # this branch's share of the wall time of the epochs it ran
 
 
+_SEED_LOCK = threading.Lock()
+
+
 def initial_weights(seed: int, n_steps: int, n_features: int, units: int) -> list[np.ndarray]:
-    """The initial weights of ``build_lstm`` seeded with ``seed`` (as a single network gets)."""
+    """The initial weights of ``build_lstm`` seeded with ``seed`` (as a single network gets).
+
+    Keras draws its initialisers' seeds from Python's global ``random`` module, which other
+    threads of a process (a Dask worker's, for one) may draw from at the same moment; here
+    Keras draws from a private generator seeded like the global one, so the weights are those
+    of ``set_random_seed(seed); build_lstm(...)`` in a quiet process, whatever runs beside.
+    """
+    from keras.src.random import seed_generator
+
     from ytlstm.models import _keras, build_lstm
 
-    _keras().utils.set_random_seed(seed)
-    net = build_lstm(n_steps, n_features, units)
+    keras = _keras()
+    with _SEED_LOCK:
+        shared = seed_generator.python_random
+        seed_generator.python_random = random.Random(seed)
+        try:
+            keras.utils.set_random_seed(seed)
+            net = build_lstm(n_steps, n_features, units)
+        finally:
+            seed_generator.python_random = shared
     return [np.asarray(a) for a in net.get_weights()]
 
 

@@ -21,7 +21,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator
 
-#: Environment variable: address of a Dask scheduler (e.g. ``tcp://10.0.0.5:8786``).
+#: Environment variable: address of a Dask scheduler (e.g. ``tcp://scheduler-host:8786``).
 SCHEDULER_ENV = "YTLSTM_SCHEDULER"
 
 
@@ -153,6 +153,8 @@ class DaskCluster(Executor):
         self.address = address
         self._own = client is None
         self.client = client if client is not None else Client(address)
+        if self.address is None:
+            self.address = str(self.client.scheduler_info().get("address", "?"))
         threads = self.client.nthreads()
         self.workers = max(1, sum(threads.values()))
 
@@ -170,7 +172,7 @@ class DaskCluster(Executor):
             self.client.cancel(futures)
 
     def describe(self) -> str:
-        return f"Dask cluster {self.client.scheduler.address} ({self.workers} worker thread(s))"
+        return f"Dask cluster {self.address} ({self.workers} worker thread(s))"
 
     def close(self) -> None:
         if self._own:
