@@ -116,7 +116,7 @@ pdf: $(STAMP) data results mathjax browser-deps
 
 # Timings of the book build and of training (not part of `make test`); see benchmarks/run.py.
 bench: $(STAMP) data
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build
