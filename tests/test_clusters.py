@@ -1,22 +1,21 @@
-"""Per-cluster stage: shape features, k by silhouette, assignment from input days only,
-small clusters served by the global model, and a small end-to-end run."""
+"""Per-cluster LSTMs: shape features, k by silhouette, assignment from input days only, and
+the cluster family (:class:`ytlstm.families.ClusterFamily`): one network per cluster and seed,
+small clusters served by the global model, clusters refitted in every context."""
 
 from __future__ import annotations
 
 import pickle
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from ytlstm.clusters import (ClusterResult, ShapeClusters, run_clusters, shape_features,
-                             video_shapes)
+from ytlstm.clusters import (MIN_CLUSTER_VALIDATION_WINDOWS, ShapeClusters, category_table,
+                             shape_features, video_shapes)
 from ytlstm.config import StudyConfig
-from ytlstm.study import NeuralResult
-from ytlstm.training import Trained
+from ytlstm.families import ClusterFamily, Context, Fitted, task_options
+from ytlstm.training import Trained, run_tasks
 from ytlstm.windows import Windows, chronological_split
 
 #: Daily log growth rate of each synthetic family: flat, medium, steep.
@@ -62,23 +61,20 @@ def synthetic(n_videos=(40, 40, 8), run_len: int = 20, seed: int = 0):
     return w, split, np.array(fam)
 
 
-def fake_global(w: Windows, seeds=(0, 1)) -> NeuralResult:
+PARAMS = {"target": "drift", "loss": "mae", "units": 4}
+
+
+def fake_global(w: Windows, seeds=(0, 1)) -> Fitted:
     """A stand-in for the global univariate LSTM: distinct, known predictions per seed."""
-    v7 = w.views[:, -1]
-    return NeuralResult("lstm_univariate", "chronological",
-                        [Trained(label=f"lstm_univariate seed {s}", seed=s,
-                                 pred=v7 * (1.05 + 0.01 * s), loss=[0.5, 0.4],
-                                 val_loss=[0.6, 0.5], best_epoch=2, epochs_run=2)
-                         for s in seeds])
+    runs = [Trained(label=f"lstm_univariate seed {s}", seed=s, pred=w.views[:, -1] * (1.05 + 0.01 * s),
+                    loss=[0.5, 0.4], val_loss=[0.6, 0.5], best_epoch=2, epochs_run=2)
+            for s in seeds]
+    return Fitted("lstm_univariate", dict(PARAMS), np.stack([r.pred for r in runs]), runs=runs)
 
 
-def fake_study(w, split, glob, res: ClusterResult, config: StudyConfig):
-    return SimpleNamespace(
-        windows=w, splits={"chronological": split}, config=config,
-        neural={"chronological": {"lstm_univariate": glob, "lstm_cluster": res.result}},
-        baselines={"chronological": {"naive": w.views[:, -1].astype(float),
-                                     "drift": 2.0 * w.views[:, -1] - w.views[:, -2]}},
-        dataset=SimpleNamespace(categories={10: "Music", 24: "Entertainment"}))
+def context(w, split, config) -> Context:
+    return Context(w, np.flatnonzero(split.mask("train")), np.flatnonzero(split.mask("validation")),
+                   config, label="origin 1")
 
 
 @pytest.fixture(scope="module")
@@ -177,84 +173,121 @@ def test_too_few_videos_for_any_k_is_an_error(data):
         ShapeClusters((2, 3), seed=0).fit(two)
 
 
-# --------------------------------------------------------------------------- stage
+# --------------------------------------------------------------------------- categories
+
+def test_category_table_shares_per_cluster(data, fitted):
+    w, split, _ = data
+    train = w.subset(split.mask("train"))
+    t = category_table(fitted.video_cluster_, fitted.k_, train, {10: "Music", 24: "Entertainment"})
+    assert list(t["cluster"]) == [*range(fitted.k_), "all"]
+    shares = t.drop(columns=["cluster", "n_videos"])
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert set(shares.columns) == {"Music", "Entertainment", "category 25"}
+    n = pd.Series(fitted.video_cluster_).value_counts()
+    assert list(t["n_videos"][:-1]) == [int(n.get(c, 0)) for c in range(fitted.k_)]
+    assert t["n_videos"].iloc[-1] == len(fitted.video_cluster_)
+
+
+# --------------------------------------------------------------------------- the family
 
 def test_small_clusters_are_served_by_the_global_model_exactly(data):
     w, split, _ = data
-    config = StudyConfig(seeds=(0, 1), cluster_k_grid=(2, 3, 4), bootstrap_reps=200,
-                         min_cluster_train_windows=10 ** 6)
+    config = StudyConfig(seeds=(0, 1), cluster_k_grid=(2, 3, 4), min_cluster_train_windows=10 ** 6)
+    ctx = context(w, split, config)
     glob = fake_global(w)
-    lines = []
-    res = run_clusters(w, split, config, glob, jobs=1, say=lines.append)
-    assert res.trained_clusters == [] and res.small_clusters == list(range(res.k))
-    assert not res.sizes["trained"].any()
-    assert res.result.name == "lstm_cluster" and res.result.split == "chronological"
-    assert [r.seed for r in res.result.runs] == [0, 1]
-    for mine, theirs in zip(res.result.runs, glob.runs):
-        np.testing.assert_array_equal(mine.pred, theirs.pred)
-    assert res.cluster_runs == {}
-    assert any("k = 3" in s for s in lines)
-    # the tables: lstm_cluster equals the global model everywhere
-    tables = res.tables(fake_study(w, split, glob, res, config))
-    m = tables["cluster_metrics"]
-    for c in [*range(res.k), "all"]:
-        rows = m[m["cluster"] == c].set_index("model")
-        assert rows.loc["lstm_cluster", "mae"] == pytest.approx(rows.loc["lstm_univariate",
-                                                                         "mae"])
-    assert set(m["model"]) == {"lstm_cluster", "lstm_univariate", "naive", "drift"}
-    assert tables["cluster_training"].empty
-    assert list(tables["cluster_training"].columns[:2]) == ["cluster", "seed"]
-    assert (tables["cluster_vs_global"]["mae_diff"] == 0).all()
+    fam = ClusterFamily()
+    assert fam.tasks(PARAMS, ctx, (0, 1), {"lstm_univariate": glob}) == []
+    out = fam.collect(PARAMS, [], ctx, {"lstm_univariate": glob})
+    assert out.family == "lstm_cluster" and out.params == PARAMS and out.runs is None
+    np.testing.assert_array_equal(out.preds, glob.preds)
+    np.testing.assert_array_equal(out.ensemble, glob.ensemble)
+    info = out.info
+    assert info["k"] == 3 and info["trained"] == [] and info["small"] == [0, 1, 2]
+    assert info["cluster_runs"] == {}
+    assert [s["trained"] for s in info["sizes"]] == [False] * 3
+    assert sum(s["n_train_windows"] for s in info["sizes"]) == len(ctx.train)
+    assert sum(s["n_validation_windows"] for s in info["sizes"]) == len(ctx.validation)
+    assert len(info["window_cluster"]) == len(w)
+    # the global model's forecasts are not changed in place
+    np.testing.assert_array_equal(glob.preds[0], glob.runs[0].pred)
 
 
-def test_global_model_must_match_the_seeds(data):
+def _one_trained(data):
     w, split, _ = data
-    with pytest.raises(ValueError, match="expected seeds"):
-        run_clusters(w, split, StudyConfig(seeds=(0, 1, 2)), fake_global(w, (0, 1)))
+    config = StudyConfig(seeds=(0, 1), cluster_k_grid=(2, 3, 4), units=4, max_epochs=2,
+                         patience=1, batch_size=64, min_cluster_train_windows=290)
+    return w, split, config, context(w, split, config)
+
+
+def test_one_network_per_trained_cluster_and_seed(data):
+    w, split, config, ctx = _one_trained(data)
+    glob = fake_global(w)
+    fam = ClusterFamily()
+    params = dict(PARAMS, loss="mae_scaled")
+    tasks = fam.tasks(params, ctx, (0, 1), {"lstm_univariate": glob})
+    info = fam._clusters(ctx)
+    wc = info["window_cluster"]
+    sizes = pd.DataFrame(info["sizes"]).set_index("cluster")
+    assert info["trained"] == [2] and info["small"] == [0, 1]   # fewer than 290 training windows
+    assert sizes.loc[2, "n_train_windows"] >= 290
+    assert sizes.loc[2, "n_validation_windows"] >= MIN_CLUSTER_VALIDATION_WINDOWS
+    assert (sizes.loc[[0, 1], "n_train_windows"] < 290).all()
+    assert [t.seed for t in tasks] == [0, 1]
+    for t in tasks:
+        np.testing.assert_array_equal(t.train, ctx.train[wc[ctx.train] == 2])
+        np.testing.assert_array_equal(t.validation, ctx.validation[wc[ctx.validation] == 2])
+        assert not t.multivariate and t.init == "random"
+        opts = task_options(params)
+        assert (t.units, t.target, t.loss, t.weighting) == (opts["units"], opts["target"],
+                                                            "mae", "scale")
+    # collect: the cluster's windows from its networks, every other window from the global one
+    runs = [Trained(t.label, t.seed, w.views[:, -1] * (2.0 + t.seed)) for t in tasks]
+    out = fam.collect(params, runs, ctx, {"lstm_univariate": glob})
+    m = wc == 2
+    for i in range(2):
+        np.testing.assert_array_equal(out.preds[i, m], runs[i].pred[m])
+        np.testing.assert_array_equal(out.preds[i, ~m], glob.preds[i, ~m])
+    assert out.info["cluster_runs"] == {2: runs}
+
+
+def test_clusters_are_refitted_for_every_context(data):
+    """One family object serves every origin: each context gets its own clusters, even when
+    an earlier context was freed (its id may be reused by the next one)."""
+    w, _, _ = data
+    config = StudyConfig(cluster_k_grid=(2, 3, 4), min_cluster_train_windows=10 ** 6)
+    fam = ClusterFamily()
+    idx = np.arange(len(w))
+    for cut in (300, 600, 900):
+        ctx = Context(w, idx[:cut], idx[cut:cut + 100], config)
+        mine, fresh = fam._clusters(ctx), ClusterFamily()._clusters(ctx)
+        np.testing.assert_array_equal(mine["centroids"], fresh["centroids"])
+        assert mine["sizes"] == fresh["sizes"]
+        assert sum(s["n_train_windows"] for s in mine["sizes"]) == cut
+        del ctx, mine, fresh
 
 
 @pytest.mark.slow
-def test_run_clusters_smoke(data):
-    """One cluster trained, two served by the global model; tables, pickling and a rerun.
-
-    (One trained cluster keeps the test short: 2 networks per run.)"""
-    w, split, fam = data
-    config = StudyConfig(seeds=(0, 1), cluster_k_grid=(2, 3, 4), units=4, max_epochs=2,
-                         patience=1, batch_size=64, min_cluster_train_windows=290,
-                         bootstrap_reps=200)
+def test_cluster_family_trains_real_networks(data):
+    """One cluster trained (2 networks), two served by the global model; pickling, rerun."""
+    w, split, config, ctx = _one_trained(data)
     glob = fake_global(w)
-    res = run_clusters(w, split, config, glob, jobs=1)
-    sizes = res.sizes.set_index("cluster")
-    assert res.k == 3
-    assert res.small_clusters == [0, 1]                 # fewer than 290 training windows
-    assert res.trained_clusters == [2]
-    assert sizes.loc[2, "n_train_windows"] >= 290 and sizes.loc[2, "n_validation_windows"] >= 50
-    assert (sizes.loc[[0, 1], "n_train_windows"] < 290).all()
-    assert sizes.loc[0, "served_by"] == "lstm_univariate (global)"
-    assert sorted(res.cluster_runs) == [2]
-    assert all([r.seed for r in runs] == [0, 1] for runs in res.cluster_runs.values())
-    for i, run in enumerate(res.result.runs):
-        assert run.pred.shape == (len(w),) and np.isfinite(run.pred).all()
-        served = res.window_cluster < 2
-        np.testing.assert_array_equal(run.pred[served], glob.runs[i].pred[served])
-        m = res.window_cluster == 2
-        np.testing.assert_array_equal(run.pred[m], res.cluster_runs[2][i].pred[m])
-        assert not np.array_equal(run.pred[m], glob.runs[i].pred[m])
-        assert len(run.val_loss) == 1 and np.isfinite(run.val_loss[0])
-    assert len(res.window_cluster) == len(w)
-    tables = res.tables(fake_study(w, split, glob, res, config))
-    assert {"cluster_k_selection", "cluster_sizes", "cluster_categories",
-            "cluster_metrics"} <= set(tables)
-    m = tables["cluster_metrics"]
-    per = m[(m["model"] == "naive") & (m["cluster"] != "all")]["n_test_windows"].sum()
-    assert per == m[(m["model"] == "naive") & (m["cluster"] == "all")]["n_test_windows"].item()
-    assert per == int(split.mask("test").sum())
-    assert {"mae_lo", "mae_hi", "rel_mae_lo", "rel_mae_hi"} <= set(m.columns)
-    cats = tables["cluster_categories"].set_index("cluster")
-    np.testing.assert_allclose(cats.drop(columns="n_videos").sum(axis=1), 1.0)
-    assert len(tables["cluster_training"]) == 2
-    again = pickle.loads(pickle.dumps(res))
-    np.testing.assert_array_equal(again.result.preds, res.result.preds)
-    # deterministic: the same run again gives the same predictions
-    res2 = run_clusters(w, split, config, glob, jobs=1)
-    np.testing.assert_array_equal(res2.result.preds, res.result.preds)
+
+    def run():
+        fam = ClusterFamily()
+        tasks = fam.tasks(PARAMS, ctx, config.seeds, {"lstm_univariate": glob})
+        return fam.collect(PARAMS, run_tasks(tasks, w, config, n_jobs=1), ctx,
+                           {"lstm_univariate": glob})
+
+    out = run()
+    wc = out.info["window_cluster"]
+    runs = out.info["cluster_runs"][2]
+    assert [r.seed for r in runs] == [0, 1]
+    for i, r in enumerate(runs):
+        assert r.pred.shape == (len(w),) and np.isfinite(r.pred).all()
+        assert 1 <= r.epochs_run <= config.max_epochs
+        np.testing.assert_array_equal(out.preds[i, wc < 2], glob.preds[i, wc < 2])
+        np.testing.assert_array_equal(out.preds[i, wc == 2], r.pred[wc == 2])
+        assert not np.array_equal(out.preds[i, wc == 2], glob.preds[i, wc == 2])
+    again = pickle.loads(pickle.dumps(out))
+    np.testing.assert_array_equal(again.preds, out.preds)
+    np.testing.assert_array_equal(run().preds, out.preds)      # deterministic

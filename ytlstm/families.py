@@ -239,8 +239,9 @@ class ClusterFamily(Family):
     source = "lstm_univariate"
 
     def _clusters(self, ctx: Context) -> dict:
-        key = id(ctx)
-        if getattr(self, "_cache_key", None) != key:
+        # keyed on the context object itself (held, so its id cannot be reused by a later
+        # context: keying on id(ctx) alone served a new origin the clusters of a freed one)
+        if getattr(self, "_cache_ctx", None) is not ctx:
             cfg = ctx.config
             model = ShapeClusters(cfg.cluster_k_grid, cfg.cluster_seed).fit(
                 ctx.windows.subset(ctx.train))
@@ -253,7 +254,7 @@ class ClusterFamily(Family):
                 (trained if ok else small).append(c)
                 sizes.append({"cluster": c, "n_train_windows": n_tr, "n_validation_windows": n_va,
                               "trained": ok})
-            self._cache_key = key
+            self._cache_ctx = ctx
             self._info = {"k": int(model.k_), "centroids": model.centroids_,
                           "k_selection": model.k_selection_, "window_cluster": wc,
                           "video_cluster": model.video_cluster_,
