@@ -5,6 +5,11 @@ log growth of day 8. Training uses Adam, mini-batches in a fixed order per seed,
 EarlyStopping on validation loss with the best weights restored. Seeds are set with
 ``keras.utils.set_random_seed`` and TensorFlow's deterministic ops are on, so one seed gives
 the same predictions every time on the same machine.
+
+This is the plain Keras path (``model.fit`` per network): the reference that ``make bench``
+times, and the API for one network. The study trains its networks with the engine
+(:mod:`ytlstm.engine`, through :func:`ytlstm.training.run_tasks`), which starts each network
+from the same ``build_lstm`` initial weights and returns weights in the same layout.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Both networks read the same three views channels first (see
 :class:`~ytlstm.windows.FeatureTransform`), scaled identically, so the univariate network's
 weights map onto the multivariate network's exactly: the initial multivariate network
 reproduces the univariate predictions, and fine-tuning starts from there. The study runs it as
-tasks with ``init="transfer"`` (:func:`ytlstm.training.run_task`).
+tasks with ``init="transfer"`` (:func:`ytlstm.training.run_job`: the transferred weights are
+the initial weights of the engine's branches).
 
 Freezing the recurrent layer for a first phase (allowed by the protocol) is not done: in Keras
 the input and recurrent kernels are one layer's weights, so freezing it would also freeze the
