@@ -10,20 +10,25 @@ them data, none of them code (no pickle; see :mod:`ytlstm.safeio`):
   :class:`~ytlstm.windows.FeatureTransform` fitted on the training windows as
   ``transform.json`` and skops files, and one Keras file ``seed_<s>.keras`` per seed (loaded
   with ``safe_mode=True``: no Python code in a network is run); the prediction is the seed ensemble
-  ``expm1(mean over seeds of log1p(views))``, as :attr:`ytlstm.study.NeuralResult.ensemble`;
+  ``expm1(mean over seeds of log1p(views))``, as :attr:`ytlstm.families.Fitted.ensemble`;
 * the **per-cluster** model ``lstm_cluster``: ``metadata.json`` with the k-means centroids
   of the growth-curve shapes and one neural sub-folder per cluster (``cluster_<c>/``, or
   ``global/``, the global univariate LSTM, for the clusters too small to train).
 
 ``metadata.json`` records the model's name and kind, the window length, the input channel
-names, the study's configuration, the data's content hash, the seeds, the training windows
-and the package version. :func:`load_model` refuses a folder written by another major.minor
+names, the study's configuration and the model's chosen hyperparameters (``params``), the
+data's content hash and country, the seeds, the forecast origin whose training windows
+fitted it (``origin``, its dates in ``origin_info``, ``n_train_windows``) and the package
+version. :func:`load_model` refuses a folder written by another major.minor
 version of ytlstm, one with a file missing, and one holding any file it does not list or
 whose kind is not JSON, ``.npz``, skops or ``.keras`` (e.g. a ``model.pkl``), with a one-line
 :class:`~ytlstm.errors.ModelError`, before reading any file but ``metadata.json``.
 
-:func:`export_models` writes every final model of a :class:`~ytlstm.study.Study` (all
-baselines and the chronological split's LSTMs) under ``_build/models/<CC>/<model name>/``.
+:func:`export_models` writes every final model of a :class:`~ytlstm.study.Study` under
+``_build/models/<CC>/<model name>/``: the models of the last chronological forecast origin
+(:func:`final_origin`, trained on the most data), every baseline family with its chosen
+configuration and the four LSTMs, each checked to reproduce the study's forecasts of that
+origin's test windows before it is written.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ METADATA = "metadata.json"
 #: Version of the folder layout (bumped if the layout changes). 1 held pickles; 2 holds none.
 FORMAT = 2
 ENSEMBLE_RULE = "expm1(mean over seeds of log1p(predicted views))"
-#: Neural models of the chronological split that :func:`export_models` writes.
+#: Neural models of the final origin that :func:`export_models` writes.
 NEURAL_MODELS = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
 
 
@@ -137,8 +142,9 @@ class NeuralModel(SavedModel):
             for net in self.networks])
 
     def predict(self, windows: Windows) -> np.ndarray:
-        """The seed ensemble: ``expm1(mean(log1p(views)))`` over seeds."""
-        return np.expm1(np.log1p(self.predict_seeds(windows)).mean(axis=0))
+        """The seed ensemble: ``expm1(mean(log1p(views)))`` over seeds (a forecast below zero
+        views counts as zero, as in :attr:`ytlstm.families.Fitted.ensemble`)."""
+        return np.expm1(np.log1p(np.maximum(self.predict_seeds(windows), 0.0)).mean(axis=0))
 
 
 class ClusterModel(SavedModel):
@@ -228,16 +234,6 @@ def _write_baseline(folder: Path, forecaster: Forecaster, config: StudyConfig,
     _write_json(meta, folder / METADATA)
 
 
-def _network(weights: list, transform: FeatureTransform, config: StudyConfig):
-    """The study's architecture with given weights."""
-    from ytlstm.models import build_lstm
-
-    net = build_lstm(config.window, transform.n_channels, config.units, config.dropout,
-                     config.learning_rate, config.loss)
-    net.set_weights([np.asarray(w) for w in weights])
-    return net
-
-
 def _write_neural(folder: Path, name: str, transform: FeatureTransform, networks: list,
                   seeds: Sequence[int], config: StudyConfig, extra: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
@@ -301,115 +297,217 @@ def save_model(model: Forecaster | Sequence[Forecaster], path: str | Path, *,
             shutil.rmtree(tmp)
 
 
+def final_origin(study):
+    """The origin whose models are the study's final ones: the last chronological origin,
+    trained on the most data (:attr:`ytlstm.study.Study.chronological_origins`)."""
+    origins = study.chronological_origins
+    if not origins:
+        raise ModelError("the study has no chronological origin; nothing to export")
+    return origins[-1]
+
+
+def _chosen(study) -> dict[str, dict]:
+    return study.chosen.get("chronological", {})
+
+
+def refit_baselines(study, origin=None) -> dict[str, Forecaster]:
+    """Every baseline family of the study with its chosen configuration, fitted on the
+    training (and, for early stopping, validation) windows of ``origin`` (default: the final
+    one, :func:`final_origin`), exactly as the study fitted it
+    (:meth:`ytlstm.families.BaselineFamily.collect`). Returns model name -> forecaster."""
+    from ytlstm.baselines import Combination
+    from ytlstm.families import BaselineFamily, CombinationFamily, all_families
+
+    o = origin or final_origin(study)
+    config: StudyConfig = study.config
+    chosen = _chosen(study)
+    windows = study.windows
+    train, val = windows.subset(o.train), windows.subset(o.validation)
+    families = [f for f in all_families() if f.kind == "baseline"]
+    by_name = {f.name: f for f in families}
+    out: dict[str, Forecaster] = {}
+    for fam in families:
+        if isinstance(fam, BaselineFamily):
+            forecaster = fam.make(chosen.get(fam.name, {}), config, {})
+        elif isinstance(fam, CombinationFamily):
+            forecaster = Combination(tuple(by_name[m].make(chosen.get(m, {}), config, {})
+                                           for m in fam.members))
+        else:  # pragma: no cover - a new kind of baseline family
+            raise ModelError(f"cannot export baseline family {fam.name!r} "
+                             f"({type(fam).__name__}): no forecaster to save")
+        out[fam.name] = forecaster.fit(train, val)
+    return out
+
+
+def _network(weights: list, n_channels: int, window: int, units: int):
+    """A plain ``build_lstm`` network (the layout of :attr:`ytlstm.training.Trained.weights`)
+    with the given weights."""
+    from ytlstm.models import build_lstm
+
+    net = build_lstm(window, n_channels, units)
+    net.set_weights([np.asarray(w) for w in weights])
+    return net
+
+
+def _networks(runs, transform: FeatureTransform, config: StudyConfig, params: dict) -> list:
+    return [_network(r.weights, transform.n_channels, config.window, int(params["units"]))
+            for r in runs]
+
+
+def _ensemble(nets: list, transform: FeatureTransform, windows: Windows) -> np.ndarray:
+    """What :class:`NeuralModel` predicts, from networks not yet saved."""
+    if len(windows) == 0:
+        return np.zeros(0)
+    x = transform.transform_x(windows)
+    p = np.stack([transform.to_views(windows, n.predict(x, batch_size=4096, verbose=0)
+                                     .reshape(-1)) for n in nets])
+    return np.expm1(np.log1p(np.maximum(p, 0.0)).mean(axis=0))
+
+
+def _check_reproduces(name: str, got: np.ndarray, expected: np.ndarray, o, rtol: float) -> None:
+    """Refuse to save a model that does not give the study's forecasts of ``o``'s test
+    windows (a stale cache or a bug in this module, never to be shipped silently)."""
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=rtol, atol=0.0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            worst = float(np.nanmax(np.abs(got - expected) / np.abs(expected))) \
+                if got.shape == expected.shape and got.size else float("nan")
+        raise ModelError(f"{name}: the exported model does not reproduce the study's forecasts "
+                         f"of the {o.name} test windows (largest relative difference {worst:.3g}, "
+                         f"tolerance {rtol:g}); re-run the study (`ytlstm run --force`)")
+
+
+def _in_place(path: Path, write) -> Path:
+    """Write a model folder atomically: ``write(tmp)`` fills a temporary folder that then
+    replaces ``path``."""
+    tmp = _atomic_folder(path)
+    try:
+        write(tmp)
+        return _publish(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
 def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
                   say=None) -> dict[str, Path]:
     """Write every final model of ``study`` under ``out_dir/<model name>/``.
 
-    Baselines are refitted on the chronological split's training windows, exactly as the
-    study fitted them; each LSTM's networks are rebuilt from the study's weights with the
-    feature transform refitted on the same training windows as in training
-    (:func:`ytlstm.training.run_task`). Returns model name -> folder.
+    The final models are those of the last chronological origin (:func:`final_origin`),
+    trained on the most data. Baselines are refitted there with their chosen configuration
+    (:func:`refit_baselines`); each LSTM's networks are rebuilt from the study's weights
+    (:attr:`ytlstm.families.Fitted.runs`) with the feature transform refitted on the same
+    training windows as in training (:func:`ytlstm.training.run_job`). Every model is checked
+    to reproduce the study's forecasts of that origin's test windows before it is written
+    (:class:`ModelError` otherwise). Returns model name -> folder.
     """
+    from ytlstm.families import all_families
     from ytlstm.windows import FeatureTransform
 
-    try:
-        from ytlstm.baselines import all_baselines
-    except ImportError:
-        all_baselines = None
-    if all_baselines is None or not hasattr(study, "neural"):
-        # the protocol-2 study (forecaster families, rolling origins) keeps its final models
-        # in study.fits/study.chosen; exporting them is not written yet
-        raise ModelError("saving the final models of this study is not implemented yet for "
-                         "the forecaster families (ytlstm.saved.export_models); run with "
-                         "--no-models")
     say = say or (lambda s: None)
     out_dir = Path(out_dir)
     config: StudyConfig = study.config
-    split = study.splits["chronological"]
     windows = study.windows
-    train_mask = split.mask("train")
-    train = windows.subset(train_mask)
+    o = final_origin(study)
+    fits = study.fits[o.name]
+    chosen = _chosen(study)
     # the models are fitted on these windows (a study checks them first; this is for callers
-    # of the Python API with a study of a split part left empty)
-    require_windows(int(train_mask.sum()), "training windows in the chronological split")
-    require_windows(int(split.mask("validation").sum()),
-                    "validation windows in the chronological split")
+    # of the Python API with a study of an origin's part left empty)
+    require_windows(len(o.train), f"training windows of the study's {o.name}")
+    require_windows(len(o.validation), f"validation windows of the study's {o.name}")
+    test = windows.subset(o.test)
     common = {"data_hash": study.dataset.data_hash, "country": study.dataset.country,
               "data_files": dict(study.dataset.sha256), "split": "chronological",
-              "split_info": dict(split.info), "n_train_windows": int(train_mask.sum())}
+              "origin": o.name, "origin_info": dict(o.info),
+              "n_train_windows": int(len(o.train)),
+              "n_validation_windows": int(len(o.validation))}
     written: dict[str, Path] = {}
 
-    for b in all_baselines(config.gbm_seed, config.target):
-        b.fit(train, windows.subset(split.mask("validation")))
-        path = out_dir / b.name
-        tmp = _atomic_folder(path)
-        try:
-            _write_baseline(tmp, b, config, common)
-            written[b.name] = _publish(tmp, path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+    for name, forecaster in refit_baselines(study, o).items():
+        _check_reproduces(name, forecaster.predict(test), fits[name].ensemble[o.test], o, 1e-9)
+        params = ({m.name: dict(chosen.get(m.name, {})) for m in forecaster.members}
+                  if name == "combination" else dict(chosen.get(name, {})))
+        extra = {**common, "name": name, "params": params}
+        written[name] = _in_place(out_dir / name, lambda tmp, f=forecaster, e=extra:
+                                  _write_baseline(tmp, f, config, e))
 
-    neural = study.neural.get("chronological", {})
+    train = windows.subset(o.train)
+    multivariate = {f.name: bool(getattr(f, "multivariate", False))
+                    for f in all_families() if f.kind == "lstm"}
     for name in NEURAL_MODELS:
-        if name not in neural:
+        if name not in fits:
             continue
-        path = out_dir / name
-        tmp = _atomic_folder(path)
-        try:
-            if name == "lstm_cluster":
-                if study.clusters is None:
-                    continue
-                _write_cluster(tmp, study, train_mask, common)
-            else:
-                result = neural[name]
-                multivariate = name != "lstm_univariate"
-                transform = FeatureTransform(multivariate, config.target).fit(train)
-                nets = [_network(r.weights, transform, config) for r in result.runs]
-                _write_neural(tmp, name, transform, nets, [r.seed for r in result.runs], config,
-                              common)
-            written[name] = _publish(tmp, path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-    say(f"wrote {len(written)} models to {out_dir}")
+        fitted = fits[name]
+        params = dict(fitted.params)
+        if name == "lstm_cluster":
+            written[name] = _in_place(out_dir / name, lambda tmp, f=fitted, p=params:
+                                      _write_cluster(tmp, study, o, f, p, common, test))
+            continue
+        transform = FeatureTransform(multivariate[name], params["target"]).fit(train)
+        nets = _networks(fitted.runs, transform, config, params)
+        _check_reproduces(name, _ensemble(nets, transform, test), fitted.ensemble[o.test], o,
+                          1e-5)
+        written[name] = _in_place(out_dir / name, lambda tmp, n=name, t=transform, ns=nets,
+                                  f=fitted, p=params: _write_neural(
+                                      tmp, n, t, ns, f.seeds, config,
+                                      {**common, "params": p, "units": int(p["units"]),
+                                       "loss": p["loss"]}))
+    say(f"wrote {len(written)} models of the {o.name} ({o.info.get('test_first', '?')} to "
+        f"{o.info.get('test_last', '?')}) to {out_dir}")
     return written
 
 
-def _write_cluster(folder: Path, study, train_mask: np.ndarray, common: dict) -> None:
+def _write_cluster(folder: Path, study, o, fitted, params: dict, common: dict,
+                   test: Windows) -> None:
     """``lstm_cluster``: centroids plus one neural sub-folder per trained cluster and
-    ``global/`` (the global univariate LSTM) for the clusters too small to train."""
+    ``global/`` (the origin's global univariate LSTM) for the clusters too small to train."""
+    from ytlstm.clusters import FEATURE_NAME
     from ytlstm.windows import FeatureTransform
 
     config: StudyConfig = study.config
-    cl = study.clusters
+    info = fitted.info
     windows = study.windows
+    wc = np.asarray(info["window_cluster"])
+    trained = [int(c) for c in info["trained"]]
+    small = [int(c) for c in info["small"]]
     members: dict[str, str] = {}
-    for c in cl.trained_clusters:
-        sub = train_mask & (cl.window_cluster == c)
-        require_windows(int(sub.sum()), f"training windows in cluster {c}")
-        transform = FeatureTransform(False, config.target).fit(windows.subset(sub))
-        runs = cl.cluster_runs[c]
-        nets = [_network(r.weights, transform, config) for r in runs]
+    expected = fitted.ensemble[o.test]
+    got = np.full(len(o.test), np.nan)
+    wc_test = wc[o.test]
+    neural = {**common, "params": params, "units": int(params["units"]), "loss": params["loss"]}
+    for c in trained:
+        rows = o.train[wc[o.train] == c]
+        require_windows(len(rows), f"training windows in cluster {c} of the {o.name}")
+        transform = FeatureTransform(False, params["target"]).fit(windows.subset(rows))
+        runs = info["cluster_runs"][c]
+        nets = _networks(runs, transform, config, params)
+        m = wc_test == c
+        got[m] = _ensemble(nets, transform, test.subset(m))
         _write_neural(folder / f"cluster_{c}", f"lstm_cluster/cluster_{c}", transform, nets,
                       [r.seed for r in runs], config,
-                      {**common, "n_train_windows": int(sub.sum())})
+                      {**neural, "n_train_windows": int(len(rows)),
+                       "n_validation_windows": int((wc[o.validation] == c).sum())})
         members[str(c)] = f"cluster_{c}"
-    if cl.small_clusters:
-        glob = study.neural["chronological"]["lstm_univariate"]
-        transform = FeatureTransform(False, config.target).fit(windows.subset(train_mask))
-        nets = [_network(r.weights, transform, config) for r in glob.runs]
+    if small:
+        glob = study.fits[o.name]["lstm_univariate"]
+        gparams = dict(glob.params)
+        transform = FeatureTransform(False, gparams["target"]).fit(windows.subset(o.train))
+        nets = _networks(glob.runs, transform, config, gparams)
+        m = np.isin(wc_test, small)
+        got[m] = _ensemble(nets, transform, test.subset(m))
         _write_neural(folder / "global", "lstm_cluster/global", transform, nets,
-                      [r.seed for r in glob.runs], config, common)
-        for c in cl.small_clusters:
+                      glob.seeds, config, {**neural, "params": gparams,
+                                           "units": int(gparams["units"]),
+                                           "loss": gparams["loss"]})
+        for c in small:
             members[str(c)] = "global"
+    _check_reproduces("lstm_cluster", got, expected, o, 1e-5)
     meta = _metadata("lstm_cluster", "cluster", config, {
         "channels": ["views_inc", "views_rel", "views_log"], "seeds": list(config.seeds),
-        "k": int(cl.k), "centroids": np.asarray(cl.centroids).tolist(),
-        "cluster_feature": cl.feature_name, "members": members,
-        "trained_clusters": [int(c) for c in cl.trained_clusters],
-        "small_clusters": [int(c) for c in cl.small_clusters], "ensemble": ENSEMBLE_RULE,
-        "files": sorted(set(members.values())), **common})
+        "k": int(info["k"]), "centroids": np.asarray(info["centroids"]).tolist(),
+        "cluster_feature": FEATURE_NAME, "members": members,
+        "trained_clusters": trained, "small_clusters": small, "ensemble": ENSEMBLE_RULE,
+        "files": sorted(set(members.values())), **common, "params": params})
     _write_json(meta, folder / METADATA)
 
 
