@@ -1,4 +1,5 @@
-"""The whole study on a small synthetic Kaggle-format dataset: tables, caching, re-runs.
+"""The whole study (protocol v2) on a small synthetic Kaggle-format dataset: the predictions
+table and the tables computed from it, rolling origins, tuning, paired tests, caching, re-runs.
 
 Trains a few tiny networks (3 epochs each) in this process, so it is marked slow.
 """
@@ -11,19 +12,29 @@ import pytest
 
 from kaggle_files import write_country
 from ytlstm.config import StudyConfig
-from ytlstm.report import BASELINES
+from ytlstm.evaluate import holm
+from ytlstm.families import LSTM_FAMILIES
+from ytlstm.names import BASELINES
+from ytlstm.report import read_predictions
 from ytlstm.study import run_study
 
 pytestmark = pytest.mark.slow
 
 N_VIDEOS = 300
 CONFIG = StudyConfig(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",), target_grid=("drift",),
-                     max_epochs=3, patience=2, bootstrap_reps=50, cluster_k_grid=(2, 3),
+                     tuning_seeds=1, drift_k_grid=(1, 2), drift_damping_grid=(1.0,),
+                     baseline_loss_grid=("squared",), linear_inputs_grid=("univariate",),
+                     gbm_leaves_grid=(7,), gbm_max_iter=30, max_epochs=3, patience=2,
+                     bootstrap_reps=50, cluster_k_grid=(2, 3),
                      min_windows_per_part=20)   # the smallest part here has ~90 windows
-LSTMS = ("lstm_univariate", "lstm_multivariate", "lstm_transfer")
-UPSTREAM = ("data", "windows", "baselines_chronological", "baselines_video")
-NEURAL = ("tuning", "lstm_univariate_chronological", "lstm_multivariate_chronological",
-          "lstm_univariate_video", "lstm_multivariate_video", "lstm_transfer_chronological")
+ORIGINS = tuple(f"origin {b}" for b in range(1, CONFIG.n_origins + 1))
+#: The families that choose a configuration on validation.
+LEARNED = ("drift", "linear_ar", "gbm", "lstm_univariate", "lstm_multivariate")
+MODELS = set(BASELINES) | set(LSTM_FAMILIES)
+UPSTREAM = ("data", "windows")
+MODEL_STAGES = ("tuning_chronological", *(o.replace(" ", "_") for o in ORIGINS), "tuning_video",
+                "video", "importance")
+SPLITS = ("train", "validation", "test", "video_test")
 
 
 def _dataset(folder):
@@ -47,74 +58,177 @@ def runs(tmp_path_factory):
     return root, first, second, changed
 
 
-def test_metrics_csv_has_every_model_and_split(runs):
-    root, first, _, _ = runs
-    path = root / "results1" / "metrics.csv"
-    assert path.is_file()
-    m = pd.read_csv(path)
-    assert {"model", "split", "n_windows", "mae", "rmse", "mape", "rel_mae"} <= set(m.columns)
-    assert set(m["split"]) == {"train", "validation", "test", "video_test"}
-    for split in ("train", "validation", "test", "video_test"):
+@pytest.fixture(scope="module")
+def tables(runs):
+    root = runs[0] / "results1"
+    return {"pred": read_predictions(root), "metrics": pd.read_csv(root / "metrics.csv"),
+            "by_origin": pd.read_csv(root / "metrics_by_origin.csv"),
+            "paired": pd.read_csv(root / "paired_test.csv"),
+            "tuning": pd.read_csv(root / "tuning.csv")}
+
+
+def test_results_folder_holds_the_v2_tables(runs):
+    root = runs[0] / "results1"
+    for name in ("predictions.csv.gz", "predictions_seeds.csv.gz", "metrics.csv",
+                 "metrics_by_origin.csv", "paired_test.csv", "tuning.csv", "chosen.csv",
+                 "origins.csv", "intervals_test.csv", "intervals_video_test.csv",
+                 "concentration.csv", "by_period.csv", "by_run_day.csv", "transfer_test.csv",
+                 "cluster_tests.csv", "split.csv"):
+        assert (root / name).is_file(), name
+
+
+def test_metrics_csv_has_every_model_and_split(runs, tables):
+    _, first, _, _ = runs
+    m = tables["metrics"]
+    assert {"model", "split", "n_windows", "mae", "rmse", "mape", "rel_mae",
+            "gmrae"} <= set(m.columns)
+    assert set(m["split"]) == set(SPLITS)
+    for split in SPLITS:
         models = set(m.loc[m["split"] == split, "model"])
-        expected = set(BASELINES) | set(LSTMS[:2]) | (set() if split == "video_test" else {LSTMS[2]})
-        assert expected <= models, (split, expected - models)
+        assert MODELS <= models, (split, MODELS - models)
         assert m.loc[m["split"] == split, "model"].is_unique
     # every model is scored on the same windows of a split, and each part has windows
-    per_split = m.groupby("split")["n_windows"].nunique()
-    assert (per_split == 1).all()
+    assert (m.groupby("split")["n_windows"].nunique() == 1).all()
     n = m.groupby("split")["n_windows"].first()
-    assert (n > 0).all()
     chrono = first.splits["chronological"].counts()
-    assert n["train"] == chrono["train"] and n["test"] == chrono["test"]
-    assert n["validation"] == chrono["validation"]
-    assert n["video_test"] == first.splits["video"].counts()["test"]
+    o1 = first.chronological_origins[0]
+    assert n["train"] == chrono["train"] == len(o1.train)
+    assert n["validation"] == chrono["validation"] == len(o1.validation)
+    assert n["test"] == chrono["test"]
     assert n["train"] + n["validation"] + n["test"] == len(first.windows)
-    # the naive forecast is the reference of rel_mae
-    naive = m[m["model"] == "naive"]
-    np.testing.assert_allclose(naive["rel_mae"], 1.0)
+    assert n["video_test"] == first.splits["video"].counts()["test"]
+    np.testing.assert_allclose(m.loc[m["model"] == "naive", "rel_mae"], 1.0)
     assert np.isfinite(m[["mae", "rmse", "mape", "rel_mae"]].to_numpy()).all()
+
+
+def test_metrics_csv_agrees_with_the_predictions_table(tables):
+    pred, m = tables["pred"], tables["metrics"]
+    assert list(pred.columns[:9]) == ["model", "split", "origin", "window", "video_id",
+                                      "target_date", "run_day", "y_true", "y_pred"]
+    p = pred[pred["split"].isin(SPLITS)]
+    p = p[(p["split"] != "validation") | (p["origin"] == "origin 1")]   # where choices are made
+    p = p.assign(abs_err=(p["y_true"] - p["y_pred"]).abs())
+    recomputed = p.groupby(["model", "split"]).agg(mae=("abs_err", "mean"),
+                                                   n_windows=("abs_err", "size"))
+    naive = recomputed.xs("naive", level="model")["mae"]
+    got = m.set_index(["model", "split"]).sort_index()
+    recomputed = recomputed.loc[got.index]
+    np.testing.assert_allclose(got["mae"], recomputed["mae"], rtol=1e-9)
+    np.testing.assert_array_equal(got["n_windows"], recomputed["n_windows"])
+    rel = recomputed["mae"] / naive.reindex(recomputed.index.get_level_values("split")).to_numpy()
+    np.testing.assert_allclose(got["rel_mae"], rel, rtol=1e-9)
+    # and the per-origin table too
+    bo = tables["by_origin"].set_index(["model", "origin"]).sort_index()
+    t = pred[pred["split"] == "test"].assign(e=lambda d: (d["y_true"] - d["y_pred"]).abs())
+    again = t.groupby(["model", "origin"])["e"].mean().loc[bo.index]
+    np.testing.assert_allclose(bo["mae"], again, rtol=1e-9)
+
+
+def test_test_is_pooled_over_at_least_four_origins_on_identical_windows(runs, tables):
+    _, first, _, _ = runs
+    pred = tables["pred"]
+    test = pred[pred["split"] == "test"]
+    assert tuple(sorted(test["origin"].unique())) == ORIGINS
+    assert len(first.chronological_origins) >= 4
+    assert set(tables["by_origin"]["origin"]) == set(ORIGINS)
+    keys = {model: set(zip(g["origin"], g["window"])) for model, g in test.groupby("model")}
+    assert MODELS <= set(keys)
+    reference = keys["naive"]
+    for model, k in keys.items():
+        assert k == reference, model
+        assert len(test[test["model"] == model]) == len(k)         # no window twice
+    # each origin forecasts its own block: disjoint blocks that cover the test windows
+    windows = [w for _, w in reference]
+    assert len(set(windows)) == len(windows)
+    expected = np.flatnonzero(first.splits["chronological"].mask("test"))
+    np.testing.assert_array_equal(np.sort(windows), expected)
+    for o in first.chronological_origins:
+        assert {w for org, w in reference if org == o.name} == set(o.test)
+        # its models were fitted on windows before the origin only
+        t = first.windows.target_date
+        assert t[o.train].max() < t[o.validation].min() <= t[o.validation].max() < t[o.test].min()
+
+
+def test_tuning_csv_covers_every_learned_family(tables):
+    t = tables["tuning"]
+    assert {"design", "family", "config", "val_mae", "val_rel_mae", "chosen"} <= set(t.columns)
+    grid = {"drift": 2, "linear_ar": 1, "gbm": 1, "lstm_univariate": 1, "lstm_multivariate": 1}
+    for design in ("chronological", "video"):
+        d = t[t["design"] == design]
+        assert set(d["family"]) == set(LEARNED)
+        assert d.groupby("family").size().to_dict() == grid
+        assert d.groupby("family")["chosen"].sum().eq(1).all()
+        for fam, rows in d.groupby("family"):
+            assert rows.loc[rows["chosen"], "val_mae"].item() == rows["val_mae"].min()
+        nets = d[d["family"].str.startswith("lstm")]
+        assert (nets["n_seeds"] == CONFIG.tuning_seeds).all()
+
+
+def test_paired_test_has_holm_and_one_primary_row_per_split(tables):
+    pt = tables["paired"]
+    assert {"split", "lstm", "baseline", "primary", "p_value", "p_holm", "dm_p_value",
+            "mae_diff", "diff_lo", "diff_hi"} <= set(pt.columns)
+    assert set(pt["split"]) == {"test", "video_test"}
+    for split, rows in pt.groupby("split"):
+        assert rows["primary"].sum() == 1, split
+        assert set(rows["lstm"]) == set(LSTM_FAMILIES)
+        assert rows["baseline"].nunique() == 1 and rows["baseline"].iloc[0] in BASELINES
+        np.testing.assert_allclose(rows["p_holm"], holm(rows["p_value"].tolist()))
+        assert (rows["p_holm"] >= rows["p_value"] - 1e-12).all()
+        assert ((0 <= rows["p_holm"]) & (rows["p_holm"] <= 1)).all()
 
 
 def test_every_neural_model_has_one_run_per_seed(runs):
     _, first, _, _ = runs
-    for kind, names in (("chronological", LSTMS), ("video", LSTMS[:2])):
-        for name in names:
-            res = first.neural[kind][name]
-            assert [r.seed for r in res.runs] == list(CONFIG.seeds)
+    for origin in (*ORIGINS, "video"):
+        for name in ("lstm_univariate", "lstm_multivariate", "lstm_transfer"):
+            res = first.fits[origin][name]
+            assert res.seeds == list(CONFIG.seeds), (origin, name)
             assert res.preds.shape == (len(CONFIG.seeds), len(first.windows))
             assert all(1 <= r.epochs_run <= CONFIG.max_epochs for r in res.runs)
+        assert first.fits[origin]["lstm_cluster"].preds.shape == (len(CONFIG.seeds),
+                                                                  len(first.windows))
 
 
 def test_first_run_computes_every_stage(runs):
     _, first, _, _ = runs
     assert first.cache_hits == []
-    assert set(UPSTREAM) | set(NEURAL) <= set(first.cache_misses)
+    assert set(UPSTREAM) | set(MODEL_STAGES) <= set(first.cache_misses)
     assert len(first.cache_misses) == len(set(first.cache_misses))
 
 
-def test_unchanged_rerun_loads_everything_and_gives_identical_metrics(runs):
+def test_unchanged_rerun_computes_nothing_and_gives_identical_results(runs):
     root, first, second, _ = runs
     assert second.cache_misses == []
     assert sorted(second.cache_hits) == sorted(first.cache_misses)
-    a = pd.read_csv(root / "results1" / "metrics.csv")
-    b = pd.read_csv(root / "results2" / "metrics.csv")
-    pd.testing.assert_frame_equal(a, b, check_exact=True)
-    for kind in ("chronological", "video"):
-        for name, res in first.neural[kind].items():
-            np.testing.assert_array_equal(res.preds, second.neural[kind][name].preds)
+    for name in ("predictions.csv.gz", "predictions_seeds.csv.gz"):
+        assert (root / "results1" / name).read_bytes() == (root / "results2" / name).read_bytes()
+    for name in ("metrics.csv", "paired_test.csv", "metrics_by_origin.csv"):
+        a = pd.read_csv(root / "results1" / name)
+        b = pd.read_csv(root / "results2" / name)
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    for origin, fits in first.fits.items():
+        for name, f in fits.items():
+            np.testing.assert_array_equal(f.preds, second.fits[origin][name].preds)
 
 
-def test_a_neural_only_change_reruns_only_the_neural_stages(runs):
+def test_a_neural_only_change_reruns_the_model_stages_but_not_the_data(runs):
     _, first, _, changed = runs
     assert changed.config.patience == 3
     hits, misses = set(changed.cache_hits), set(changed.cache_misses)
     assert set(UPSTREAM) <= hits
     assert not set(UPSTREAM) & misses
-    assert set(NEURAL) <= misses
+    assert set(MODEL_STAGES) <= misses
     assert not hits & misses
     assert hits | misses == set(first.cache_misses)
     # the data-side stages are the very same results
     np.testing.assert_array_equal(changed.windows.y, first.windows.y)
-    for kind in ("chronological", "video"):
-        for name, p in first.baselines[kind].items():
-            np.testing.assert_array_equal(changed.baselines[kind][name], p)
+    for a, b in zip(changed.origins, first.origins):
+        assert a.name == b.name
+        np.testing.assert_array_equal(a.test, b.test)
+        np.testing.assert_array_equal(a.train, b.train)
+    # the baselines do not read the patience: their forecasts are unchanged
+    for origin in ORIGINS:
+        for name in ("naive", "drift", "linear_ar", "gbm", "combination"):
+            np.testing.assert_array_equal(changed.fits[origin][name].preds,
+                                          first.fits[origin][name].preds)
