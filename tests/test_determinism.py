@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from test_study_small import CONFIG, _dataset
+from ytlstm.predictions import predictions_table
 from ytlstm.study import run_study
 
 pytestmark = pytest.mark.slow
@@ -54,11 +55,10 @@ def two_builds(tmp_path_factory):
 
 def test_identical_predictions(two_builds):
     (a, _), (b, _) = two_builds
-    for kind in ("chronological", "video"):
-        pa, pb = a.predictions(kind, ensemble=False), b.predictions(kind, ensemble=False)
-        assert pa.keys() == pb.keys()
-        for name in pa:
-            np.testing.assert_array_equal(pa[name], pb[name], err_msg=f"{kind} {name}")
+    pa, pb = predictions_table(a, seeds=True), predictions_table(b, seeds=True)
+    assert len(pa) > 0
+    pd.testing.assert_frame_equal(pa, pb, check_exact=True)
+    pd.testing.assert_frame_equal(predictions_table(a), predictions_table(b), check_exact=True)
 
 
 def test_identical_metrics_tables(two_builds):
