@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['measurement']:<55} {row['value']:>9} {row['unit']}")
     rows = _training_rows(tc)
     if args.training_only:
-        return _write(rows, tc)
+        return _write(rows + _previous_build_rows(), tc)
     py = sys.executable
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0",
                PYTHONHASHSEED="0")
@@ -220,6 +220,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"study: train {model:<26} {r.seconds / r.epochs:8.4f} s/network-epoch "
                   f"{n_train * r.epochs / r.seconds:8.0f} windows/s")
     return _write(rows, tc)
+
+
+def _previous_build_rows() -> list[dict]:
+    """The book-build rows of the last full run (``--training-only`` keeps them)."""
+    if not OUT.exists():
+        return []
+    old = json.loads(OUT.read_text())
+    when = old.get("build_timestamp", old.get("timestamp", "?"))
+    rows = []
+    for r in old.get("rows", []):
+        name = r.get("measurement", "")
+        if name.startswith(("training:", "train ", "study: train")):
+            continue                # training rows are measured again (old ones: wrong units)
+        value, unit = (r["value"], r["unit"]) if "value" in r else (r.get("seconds"), "s")
+        rows.append({"measurement": name, "value": value, "unit": unit,
+                     "peak_rss_mib": r.get("peak_rss_mib", ""), "measured": when})
+    return rows
 
 
 def _write(rows: list[dict], training: dict) -> int:
