@@ -36,13 +36,29 @@ def test_line_chart_names_title_axes_scale_and_legend():
 
 
 def test_horizontal_bars_list_categories_top_down_with_error_bars():
-    table = pd.DataFrame({"model": ["naive", "lstm_univariate"], "rel_mae": [1.0, 0.9],
-                          "rel_mae_lo": [0.95, 0.8], "rel_mae_hi": [1.05, 1.0]})
-    text = alt.describe(plots.results_figure(table, "Every model on the test windows"))
+    fig, ax = plt.subplots()
+    ax.barh([0, 1], [0.9, 1.0], xerr=[0.1, 0.05])
+    ax.set_yticks([0, 1], ["LSTM univariate", "Naive (persistence)"])
+    ax.axvline(1.0)
+    ax.set(title="Every model on the test windows", xlabel="relative MAE on test windows")
+    text = alt.describe(fig)
     assert text.startswith("Figure “Every model on the test windows”: a horizontal bar chart of "
                            "relative MAE on test windows")
     assert "for 2 categories (Naive (persistence) and LSTM univariate)" in text
     assert "with error bars and a reference line" in text
+
+
+def test_results_dot_plot_lists_models_top_down_with_error_bars():
+    table = pd.DataFrame({"model": ["naive", "lstm_univariate"], "rel_mae": [1.0, 0.9],
+                          "rel_mae_lo": [0.95, 0.8], "rel_mae_hi": [1.05, 1.0]})
+    fig = plots.results_figure(table, "Every model on the test windows")
+    text = alt.describe(fig)
+    assert text.startswith("Figure “Every model on the test windows”: a dot plot of "
+                           "relative MAE on test windows")
+    assert "for 2 categories (Naive (persistence) and LSTM univariate)" in text
+    assert text.endswith(", with error bars.")
+    fig.axes[0].axvline(1.0)
+    assert alt.describe(fig).endswith(", with error bars and a reference line.")
 
 
 def test_panels_are_described_one_by_one_and_grids_summarised():

@@ -101,7 +101,7 @@ def _is_reference_line(line) -> bool:
 def _panel_kinds(ax) -> tuple[list[str], str | None]:
     """The kinds of plot drawn in one Axes, and the categorical axis ('x'/'y') if any."""
     from matplotlib.collections import LineCollection, PathCollection, PolyCollection, QuadMesh
-    from matplotlib.container import BarContainer
+    from matplotlib.container import BarContainer, ErrorbarContainer
     from matplotlib.patches import PathPatch, Rectangle
 
     kinds: list[str] = []
@@ -115,6 +115,15 @@ def _panel_kinds(ax) -> tuple[list[str], str | None]:
         else:
             kinds.append("horizontal bar chart" if horizontal else "bar chart")
             categorical = "y" if horizontal else "x"
+    # a dot plot: error bars around markers (their data line), often one row per category
+    dots = [c for c in ax.containers if isinstance(c, ErrorbarContainer) and c.lines[0] is not None
+            and c.lines[0].get_marker() not in (None, "None", "none", "", " ")]
+    if dots:
+        kinds.append("dot plot")
+        for which, axis in (("y", ax.yaxis), ("x", ax.xaxis)):
+            labels = _tick_labels(axis)
+            if categorical is None and labels and not all(_numeric(t) for t in labels):
+                categorical = which
     boxes = [p for p in ax.patches if isinstance(p, PathPatch)]
     if boxes:
         # a box plot's boxes: their orientation follows the longer extent of the data ticks
