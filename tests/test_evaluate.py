@@ -1,4 +1,8 @@
-"""Metrics by hand, bootstrap intervals over videos, and the paired tests."""
+"""Metrics by hand, bootstrap intervals over videos, and the paired tests of protocol v1.
+
+``point_metrics`` and ``mae`` feed every v2 table; the video bootstrap, ``paired_bootstrap``
+and the unweighted ``diebold_mariano`` are kept in :mod:`ytlstm.evaluate` (the weighted DM is
+checked against it). The v2 inference is tested in ``test_evaluate_v2.py``."""
 
 from __future__ import annotations
 
