@@ -95,12 +95,11 @@ def initial_weights(seed: int, n_steps: int, n_features: int, units: int) -> lis
 _FUNCTIONS: dict = {}
 
 
-def _functions(loss: str, n_steps: int):
-    """The graph functions for one loss and window length (traced once per process)."""
-    if (loss, n_steps) in _FUNCTIONS:
-        return _FUNCTIONS[(loss, n_steps)]
-    if loss not in ("mae", "mse"):
-        raise ValueError(f"loss must be 'mae' or 'mse', not {loss!r}")
+def _functions(n_steps: int):
+    """The graph functions for one window length (traced once per process; tracing the
+    unrolled LSTM and its gradient takes seconds, so the loss is an argument, not a trace)."""
+    if n_steps in _FUNCTIONS:
+        return _FUNCTIONS[n_steps]
     from ytlstm.models import _keras
 
     _keras()
@@ -126,19 +125,19 @@ def _functions(loss: str, n_steps: int):
             h = tf.sigmoid(o) * tf.tanh(cell)
         return tf.matmul(h, dense_w)[..., 0] + dense_b
 
-    def per_branch_loss(params, x, y, w, n):
+    def per_branch_loss(params, x, y, w, n, mae):
         """Weighted mean loss per branch: sum(w * l) / n (Keras' sum_over_batch_size)."""
         err = forward(params, x) - y
-        point = tf.abs(err) if loss == "mae" else tf.square(err)
+        point = tf.where(mae, tf.abs(err), tf.square(err))
         return tf.reduce_sum(point * w, axis=1) / n
 
     def expand(mask, like):
         return tf.reshape(mask, tf.concat([[-1], tf.ones([tf.rank(like) - 1], tf.int32)], 0))
 
-    def step(params, m, v, it, x, y, w, n, active, lr):
+    def step(params, m, v, it, x, y, w, n, active, lr, mae):
         with tf.GradientTape() as tape:
             tape.watch(params)
-            losses = per_branch_loss(params, x, y, w, n)
+            losses = per_branch_loss(params, x, y, w, n, mae)
             total = tf.reduce_sum(losses)
         grads = tape.gradient(total, params)
         it = it + 1.0
@@ -162,8 +161,8 @@ def _functions(loss: str, n_steps: int):
 
     @tf.function(input_signature=[spec_p, spec_p, spec_p, spec_s, spec_x, spec_v, spec_v,
                                   tf.TensorSpec([None, None, None], i32), spec_v, spec_b,
-                                  spec_s])
-    def epoch(params, m, v, it, x, y, w, idx, sizes, active, lr):
+                                  spec_s, tf.TensorSpec([], tf.bool)])
+    def epoch(params, m, v, it, x, y, w, idx, sizes, active, lr, mae):
         """One epoch: every batch ``idx[b]`` (K, B rows of the padded x, y, w) in turn."""
         n_batches = tf.shape(idx)[0]
         acc = tf.zeros(tf.shape(idx)[1:2], tf.float32)
@@ -171,26 +170,27 @@ def _functions(loss: str, n_steps: int):
         def body(b, params, m, v, it, acc):
             rows = idx[b]
             xb, yb, wb = tf.gather(x, rows), tf.gather(y, rows), tf.gather(w, rows)
-            params, m, v, it, losses = step(params, m, v, it, xb, yb, wb, sizes[b], active, lr)
+            params, m, v, it, losses = step(params, m, v, it, xb, yb, wb, sizes[b], active, lr,
+                                             mae)
             return b + 1, params, m, v, it, acc + losses * sizes[b]
 
         _, params, m, v, it, acc = tf.while_loop(
             lambda b, *_: b < n_batches, body, (tf.constant(0), params, m, v, it, acc))
         return params, m, v, it, acc
 
-    @tf.function(input_signature=[spec_p, spec_x, spec_v, spec_v])
-    def val_sum(params, x, y, w):
+    @tf.function(input_signature=[spec_p, spec_x, spec_v, spec_v, tf.TensorSpec([], tf.bool)])
+    def val_sum(params, x, y, w, mae):
         """Sum of the weighted losses per branch over the validation windows (shared x)."""
         k = tf.shape(params[0])[0]
         xk = tf.broadcast_to(x[None], tf.concat([[k], tf.shape(x)], 0))
-        return per_branch_loss(params, xk, y[None], w[None], 1.0)
+        return per_branch_loss(params, xk, y[None], w[None], 1.0, mae)
 
     @tf.function(input_signature=[spec_b, spec_p, spec_p])
     def select(mask, a, b):
         return [tf.where(expand(mask, x), x, y) for x, y in zip(a, b)]
 
-    _FUNCTIONS[(loss, n_steps)] = (epoch, val_sum, select)
-    return _FUNCTIONS[(loss, n_steps)]
+    _FUNCTIONS[n_steps] = (epoch, val_sum, select)
+    return _FUNCTIONS[n_steps]
 
 
 # --------------------------------------------------------------------------- training
@@ -218,7 +218,10 @@ def train_branches(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
                               learning_rate=learning_rate, batch_size=batch_size,
                               max_epochs=max_epochs, patience=patience, sw=sw, sw_val=sw_val,
                               shuffle=shuffle)[:1]
-    epoch_fn, val_sum, select = _functions(loss, int(np.shape(x)[1]))
+    if loss not in ("mae", "mse"):
+        raise ValueError(f"loss must be 'mae' or 'mse', not {loss!r}")
+    epoch_fn, val_sum, select = _functions(int(np.shape(x)[1]))
+    mae = tf.constant(loss == "mae")
     k, n = len(seeds), len(y)
     x = np.asarray(x, np.float32)
     y = np.asarray(y, np.float32).reshape(-1)
@@ -245,7 +248,7 @@ def train_branches(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
                    tf.constant(sw_val[j:j + VAL_CHUNK])) for j in range(0, len(y_val), VAL_CHUNK)]
 
     def validation(ps) -> np.ndarray:
-        total = sum(val_sum(ps, *c) for c in val_chunks)
+        total = sum(val_sum(ps, *c, mae) for c in val_chunks)
         return total.numpy() / len(y_val)
 
     orders = [np.random.default_rng(s) for s in (seeds if shuffle == "branch" else seeds[:1])]
@@ -267,9 +270,9 @@ def train_branches(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
             perms = np.repeat(perms, k, axis=0)
         perms = np.concatenate([perms, np.full((k, pad), n)], axis=1).reshape(k, n_batches,
                                                                               batch_size)
-        params, m, v, it, acc = epoch_fn(params, m, v, it, x_pad, y_pad, w_pad,
-                                         tf.constant(perms.transpose(1, 0, 2).astype(np.int32)), sizes,
-                                         tf.constant(active), lr)
+        batches = tf.constant(perms.transpose(1, 0, 2).astype(np.int32))   # (batch, K, rows)
+        params, m, v, it, acc = epoch_fn(params, m, v, it, x_pad, y_pad, w_pad, batches, sizes,
+                                         tf.constant(active), lr, mae)
         epoch_loss = acc.numpy()
         val = validation(params)
         running = np.flatnonzero(active)

@@ -105,9 +105,6 @@ class LocalProcesses(Executor):
         return pool
 
     def map(self, fn, items, windows, config):
-        if len(items) <= 1:                 # not worth a worker: this process
-            yield from InProcess().map(fn, items, windows, config)
-            return
         import pickle
         import tempfile
         import uuid
