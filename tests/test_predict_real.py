@@ -1,13 +1,17 @@
 """`ytlstm predict` with the study's own saved models reproduces the study's predictions.
 
-Runs after the book build (marker ``book``): it loads the study from the result cache and
-the models that `ytlstm run` saved in ``_build/models/US``. For real US test videos, a CSV
-holds each video's rows up to the last input day of its latest test window, exactly as in
-the Kaggle file; the forecasts must equal the study's predictions for those windows.
+Runs after the book build (marker ``book``): it loads the study from the result cache, the
+predictions table ``_build/results/predictions.csv.gz`` and the models that `ytlstm run`
+saved in ``_build/models/US``, the final models: those of the last chronological forecast
+origin (:func:`ytlstm.saved.final_origin`). For real US videos of that origin's test block, a
+CSV holds each video's rows up to the last input day of its latest test window, exactly as in
+the Kaggle file; the forecasts must equal the study's forecasts of those windows by the models
+of that origin (rows ``split == "test"`` and ``origin == <last origin>`` of the table).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +19,15 @@ import pandas as pd
 import pytest
 
 from ytlstm.cli import main
-from ytlstm.config import DEFAULT_CACHE_DIR
+from ytlstm.config import DEFAULT_CACHE_DIR, DEFAULT_RESULTS_DIR
 from ytlstm.data import find_country_files
+from ytlstm.report import read_predictions
 from ytlstm.study import run_study
 
 pytestmark = pytest.mark.book
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "_build" / "models" / "US"      # ytlstm.outputs.default_models_dir("US")
+RESULTS = ROOT / DEFAULT_RESULTS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +38,25 @@ def study(real_data_dir):
 
 
 @pytest.fixture(scope="module")
-def held_back(study, real_data_dir, tmp_path_factory):
-    """A Kaggle-format CSV of 150 test videos cut at their latest test window's inputs."""
+def origin(study):
+    return study.chronological_origins[-1]
+
+
+@pytest.fixture(scope="module")
+def table(origin):
+    """The last origin's test forecasts from the predictions table, by model and window."""
+    p = read_predictions(RESULTS)
+    p = p[(p["split"] == "test") & (p["origin"] == origin.name)]
+    assert len(p), f"no test rows of {origin.name} in {RESULTS / 'predictions.csv.gz'}"
+    return p.set_index(["model", "window"])["y_pred"]
+
+
+@pytest.fixture(scope="module")
+def held_back(study, origin, real_data_dir, tmp_path_factory):
+    """A Kaggle-format CSV of 150 test videos of the last origin, cut at their latest test
+    window's inputs."""
     w = study.windows
-    test = np.flatnonzero(study.splits["chronological"].mask("test"))
+    test = np.asarray(origin.test)
     latest = pd.DataFrame({"i": test, "video": w.video_id[test], "date": w.target_date[test]})
     latest = latest.sort_values("date").groupby("video").tail(1).sort_values("video").head(150)
     cut = dict(zip(latest.video, pd.to_datetime(latest.date) - pd.Timedelta(days=1)))
@@ -48,9 +69,17 @@ def held_back(study, real_data_dir, tmp_path_factory):
     return path, latest.set_index("video")["i"]
 
 
+def test_saved_models_are_the_last_origins(study, origin):
+    for name in ("lstm_multivariate", "lstm_cluster", "drift", "combination"):
+        meta = json.loads((MODELS / name / "metadata.json").read_text())
+        assert meta["origin"] == origin.name, name
+        assert meta["n_train_windows"] == len(origin.train), name
+        assert meta["data_hash"] == study.dataset.data_hash, name
+
+
 @pytest.mark.parametrize("model", ["lstm_multivariate", "lstm_transfer", "lstm_univariate",
-                                   "lstm_cluster", "drift", "linear_ar"])
-def test_predict_reproduces_the_study(study, held_back, model, tmp_path, capsys):
+                                   "lstm_cluster", "drift", "linear_ar", "gbm", "combination"])
+def test_predict_reproduces_the_study(table, held_back, model, tmp_path, capsys):
     csv, window_of = held_back
     out = tmp_path / "forecasts.csv"
     code = main(["predict", "--model", model, "--csv", str(csv), "--out", str(out),
@@ -58,5 +87,5 @@ def test_predict_reproduces_the_study(study, held_back, model, tmp_path, capsys)
     assert code in (0, 1), capsys.readouterr().err
     got = pd.read_csv(out).set_index("video_id")
     assert len(got) >= 0.9 * len(window_of), "most held-back videos must be forecast"
-    expected = study.predictions("chronological")[model][window_of.loc[got.index].to_numpy()]
-    np.testing.assert_allclose(got["forecast_views"].to_numpy(), expected, rtol=1e-5)
+    expected = table.loc[model].loc[window_of.loc[got.index].to_numpy()]
+    np.testing.assert_allclose(got["forecast_views"].to_numpy(), expected.to_numpy(), rtol=1e-5)

@@ -5,9 +5,10 @@
   gives that window's prediction (fast, no TensorFlow).
 * Every error path of ``ytlstm predict``: exit 2 and one line for bad input or a bad model,
   exit 1 with one line per video for videos that cannot be forecast.
-* (slow) A tiny study is run, exported with :func:`ytlstm.saved.export_models`, reloaded,
-  and every model reproduces the study's own predictions, through the Python API and
-  through ``ytlstm predict``.
+* (slow) A small study (every forecast origin) is run and its final models (those of the
+  last origin) exported with :func:`ytlstm.saved.export_models`; reloaded, every model
+  reproduces the study's forecasts of that origin's test windows, through the Python API
+  and through ``ytlstm predict``, and the refitted baselines equal the study's fits.
 """
 
 from __future__ import annotations
@@ -43,15 +44,18 @@ def _rows_up_to(rows: list[dict[str, str]], cut: dict[str, dt.date]) -> list[dic
     return [r for r in rows if r["video_id"] in cut and _date(r) <= cut[r["video_id"]]]
 
 
-def _last_test_window_per_video(windows, part: np.ndarray, n: int) -> np.ndarray:
-    """Index of the latest test window of up to ``n`` videos (one per video)."""
-    idx = np.flatnonzero(part == "test")
+def _latest_window_per_video(windows, idx: np.ndarray, n: int) -> np.ndarray:
+    """Among the windows ``idx``, the latest one of each of up to ``n`` videos."""
     latest: dict[str, int] = {}
-    for i in idx:
+    for i in np.asarray(idx):
         v = str(windows.video_id[i])
         if v not in latest or windows.target_date[i] > windows.target_date[latest[v]]:
             latest[v] = int(i)
     return np.array(sorted(latest.values())[:n])
+
+
+def _test_windows(split) -> np.ndarray:
+    return np.flatnonzero(split.part == "test")
 
 
 def _cut_dates(windows, chosen: np.ndarray) -> dict[str, dt.date]:
@@ -161,8 +165,8 @@ def test_prediction_windows_are_the_study_windows_without_target(tmp_path):
 
 
 def test_predict_cli_reproduces_baseline_predictions(baselines, run_cli, tmp_path):
-    w, part = baselines["windows"], baselines["split"].part
-    chosen = _last_test_window_per_video(w, part, 15)
+    w = baselines["windows"]
+    chosen = _latest_window_per_video(w, _test_windows(baselines["split"]), 15)
     assert len(chosen) >= 5
     csv = write_videos(tmp_path / "new.csv",
                        _rows_up_to(baselines["files"].rows, _cut_dates(w, chosen)))
@@ -395,55 +399,79 @@ def test_save_model_refuses_unfitted_or_foreign_objects(tmp_path):
 
 # --------------------------------------------------------------------------- slow: a study
 
-N_VIDEOS = 200
+N_VIDEOS = 300
+#: The small study of tests/test_study_small.py (its CONFIG and data) with two forecast
+#: origins, so that the last one (the exported one) forecasts a few dozen test windows; at
+#: that origin one cluster of growth curves is trained and the other served by the global
+#: univariate LSTM, so both paths of lstm_cluster are saved and reloaded.
+STUDY_CONFIG = dict(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",), target_grid=("drift",),
+                    max_epochs=3, patience=2, bootstrap_reps=50, cluster_k_grid=(2, 3),
+                    min_windows_per_part=20, n_origins=2)
+NEURAL = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
+BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")
+
+
+def _study_data(folder: Path):
+    """tests/test_study_small.py's ``_dataset``: a few hundred videos trending 8 to 15 days
+    each, starting over a month (deterministic)."""
+    rng = np.random.default_rng(2024)
+    days = rng.integers(8, 16, size=N_VIDEOS).tolist()
+    first = rng.integers(0, 31, size=N_VIDEOS).tolist()
+    return write_country(folder, "US", n_videos=N_VIDEOS, days=days, first_day=first,
+                         gaps=["2017-11-30"])
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A tiny study (2 seeds, 3 epochs) exported under ``models/``."""
+    """The small study (2 seeds, 3 epochs, every origin) exported under ``models/``."""
     from ytlstm.config import StudyConfig
     from ytlstm.saved import export_models
     from ytlstm.study import run_study
 
     root = tmp_path_factory.mktemp("study")
-    rng = np.random.default_rng(2024)
-    days = rng.integers(8, 16, size=N_VIDEOS).tolist()
-    first = rng.integers(0, 31, size=N_VIDEOS).tolist()
-    files = write_country(root / "data", "US", n_videos=N_VIDEOS, days=days, first_day=first,
-                          gaps=["2017-11-30"])
-    # min_cluster_train_windows: one cluster of this data is trained, the other is served by
-    # the global univariate LSTM, so both paths of lstm_cluster are saved and reloaded
-    config = StudyConfig(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",),
-                         target_grid=("drift",), max_epochs=3, patience=2, bootstrap_reps=50,
-                         cluster_k_grid=(2,), min_cluster_train_windows=150,
-                         min_windows_per_part=20)
-    st = run_study(config, data_dir=files.folder, cache_dir=root / "cache",
+    files = _study_data(root / "data")
+    st = run_study(StudyConfig(**STUDY_CONFIG), data_dir=files.folder, cache_dir=root / "cache",
                    results_dir=root / "results", verbose=False, jobs=1)
-    written = export_models(st, root / "models")
-    return {"root": root, "files": files, "study": st, "written": written}
-
-
-NEURAL = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
-BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm_multivariate")
+    said: list[str] = []
+    written = export_models(st, root / "models", say=said.append)
+    o = st.chronological_origins[-1]
+    return {"root": root, "files": files, "study": st, "written": written, "origin": o,
+            "fits": st.fits[o.name], "said": said}
 
 
 @pytest.mark.slow
 def test_export_writes_every_final_model_with_metadata(study):
-    st, written = study["study"], study["written"]
+    st, written, o = study["study"], study["written"], study["origin"]
+    assert len(st.chronological_origins) > 1 and o.name != st.chronological_origins[0].name
     assert set(written) == set(BASELINES) | set(NEURAL)
+    assert study["said"] == [f"wrote {len(written)} models of the {o.name} "
+                             f"({o.info['test_first']} to {o.info['test_last']}) to "
+                             f"{study['root'] / 'models'}"]
     config = json.loads(json.dumps(st.config.to_dict()))
+    chosen = st.chosen["chronological"]
     for name, path in written.items():
         assert path == study["root"] / "models" / name
         meta = json.loads((path / "metadata.json").read_text())
         assert meta["name"] == name and meta["window"] == 7
         assert meta["config"] == config
-        assert meta["data_hash"] == st.dataset.data_hash
+        assert meta["data_hash"] == st.dataset.data_hash and meta["country"] == "US"
         assert meta["package_version"] == __version__
         assert meta["split"] == "chronological"
-        assert meta["n_train_windows"] == st.splits["chronological"].counts()["train"]
+        assert meta["origin"] == o.name
+        assert meta["origin_info"] == json.loads(json.dumps(o.info))
+        assert meta["n_train_windows"] == len(o.train)
+        assert meta["n_validation_windows"] == len(o.validation)
         kind = "baseline" if name in BASELINES else ("cluster" if name == "lstm_cluster"
                                                       else "neural")
         assert meta["kind"] == kind
+        if name == "combination":
+            assert meta["params"] == {"drift": chosen["drift"], "linear_ar": chosen["linear_ar"]}
+        elif kind == "baseline":
+            assert meta["params"] == chosen.get(name, {})
+        else:
+            assert meta["params"] == study["fits"][name].params
+            assert meta["params"] == chosen["lstm_univariate" if name != "lstm_multivariate"
+                                            else name]
         if kind == "neural":
             assert meta["seeds"] == [0, 1]
             assert sorted(p.name for p in path.iterdir()) == sorted(
@@ -451,48 +479,102 @@ def test_export_writes_every_final_model_with_metadata(study):
             assert meta["files"][0] == "transform.json"
             assert not [p for p in path.iterdir() if p.suffix == ".pkl"]
             assert meta["multivariate"] == (name != "lstm_univariate")
+            assert meta["target"] == meta["params"]["target"]
+            assert meta["units"] == meta["params"]["units"]
             assert meta["n_channels"] == len(meta["channels"])
             assert meta["channels"][:3] == ["views_inc", "views_rel", "views_log"]
-    cl = st.clusters
+    info = study["fits"]["lstm_cluster"].info
     meta = json.loads((written["lstm_cluster"] / "metadata.json").read_text())
-    assert cl.trained_clusters and cl.small_clusters, "the fixture should exercise both paths"
-    assert meta["members"] == {**{str(c): f"cluster_{c}" for c in cl.trained_clusters},
-                               **{str(c): "global" for c in cl.small_clusters}}
-    np.testing.assert_array_equal(meta["centroids"], cl.centroids)
+    assert info["trained"] and info["small"], (
+        "the fixture should exercise both paths", info["sizes"])
+    assert meta["members"] == {**{str(c): f"cluster_{c}" for c in info["trained"]},
+                               **{str(c): "global" for c in info["small"]}}
+    assert meta["k"] == info["k"]
+    np.testing.assert_array_equal(meta["centroids"], info["centroids"])
+    wc = info["window_cluster"]
+    for c in info["trained"]:
+        sub = json.loads((written["lstm_cluster"] / f"cluster_{c}" / "metadata.json").read_text())
+        assert sub["n_train_windows"] == int((wc[o.train] == c).sum())
+        assert sub["multivariate"] is False
 
 
 @pytest.mark.slow
-def test_reloaded_models_reproduce_the_study_predictions(study):
+def test_refitted_baselines_equal_the_study_fits(study):
+    """The baselines export_models saves, refitted at the last origin, give exactly the
+    study's forecasts of every window (they are deterministic)."""
+    from ytlstm.saved import refit_baselines
+
     st = study["study"]
-    preds = st.predictions()
+    refit = refit_baselines(st)
+    assert set(refit) == set(BASELINES)
+    for name, f in refit.items():
+        np.testing.assert_array_equal(f.predict(st.windows), study["fits"][name].ensemble,
+                                      err_msg=name)
+
+
+@pytest.mark.slow
+def test_reloaded_models_reproduce_the_last_origin_predictions(study):
+    st, o, fits = study["study"], study["origin"], study["fits"]
+    test = st.windows.subset(o.test)
     for name, path in study["written"].items():
         m = load_model(path)
-        np.testing.assert_allclose(m.predict(st.windows), preds[name], rtol=1e-5,
+        np.testing.assert_allclose(m.predict(test), fits[name].ensemble[o.test], rtol=1e-5,
                                    err_msg=name)
-    uni = load_model(study["written"]["lstm_univariate"])
-    np.testing.assert_allclose(uni.predict_seeds(st.windows),
-                               st.neural["chronological"]["lstm_univariate"].preds, rtol=1e-5)
+    for name in ("lstm_univariate", "lstm_multivariate", "lstm_transfer"):
+        m = load_model(study["written"][name])
+        assert m.seeds == fits[name].seeds
+        np.testing.assert_allclose(m.predict_seeds(test), fits[name].preds[:, o.test],
+                                   rtol=1e-5, err_msg=name)
     cm = load_model(study["written"]["lstm_cluster"])
-    np.testing.assert_array_equal(cm.assign(st.windows), st.clusters.window_cluster)
+    np.testing.assert_array_equal(cm.assign(st.windows),
+                                  fits["lstm_cluster"].info["window_cluster"])
+
+
+@pytest.mark.slow
+def test_export_refuses_a_model_that_does_not_reproduce_the_study(study, tmp_path):
+    """A study whose recorded forecasts differ from what its models give (a stale or
+    tampered cache) is not exported: a one-line ModelError, nothing written."""
+    import copy
+
+    from ytlstm.families import Fitted
+    from ytlstm.saved import export_models
+
+    st, o = study["study"], study["origin"]
+    bad = copy.copy(st)
+    naive = st.fits[o.name]["naive"]
+    bad.fits = {**st.fits, o.name: {**st.fits[o.name], "naive": Fitted(
+        "naive", naive.params, naive.preds * 1.01)}}
+    with pytest.raises(ModelError, match=f"naive: the exported model does not reproduce the "
+                                         f"study's forecasts of the {o.name} test windows"):
+        export_models(bad, tmp_path / "models")
+    assert not (tmp_path / "models" / "naive").exists()
 
 
 @pytest.mark.slow
 def test_predict_cli_reproduces_study_predictions_on_test_windows(study, run_cli, tmp_path):
-    st = study["study"]
-    w, part = st.windows, st.splits["chronological"].part
-    chosen = _last_test_window_per_video(w, part, 25)
+    """``ytlstm predict`` on each test video's rows up to the last input day of its latest
+    test window of the last origin gives the study's forecast of that window, as the
+    predictions table records it."""
+    from ytlstm.report import read_predictions
+
+    st, o = study["study"], study["origin"]
+    w = st.windows
+    chosen = _latest_window_per_video(w, o.test, 25)
+    assert len(chosen) >= 10
     csv = write_videos(tmp_path / "new.csv",
                        _rows_up_to(study["files"].rows, _cut_dates(w, chosen)))
     order = np.argsort(w.video_id[chosen])
-    preds = st.predictions()
-    for name in NEURAL + ("linear_ar", "gbm_multivariate"):
+    table = read_predictions(study["root"] / "results")
+    table = table[(table["split"] == "test") & (table["origin"] == o.name)]
+    for name in NEURAL + ("linear_ar", "gbm", "combination"):
         out = tmp_path / f"{name}.csv"
         code, _, err = run_cli("predict", "--model", name, "--csv", csv, "--out", out,
                                "--models-dir", study["root"] / "models")
         assert code == 0, err
         got = pd.read_csv(out)
         assert list(got["video_id"]) == list(w.video_id[chosen][order])
-        np.testing.assert_allclose(got["forecast_views"], preds[name][chosen][order],
+        expected = table[table["model"] == name].set_index("window")["y_pred"]
+        np.testing.assert_allclose(got["forecast_views"], expected.loc[chosen[order]],
                                    rtol=1e-5, err_msg=name)
 
 
@@ -518,10 +600,8 @@ def test_broken_neural_folders_are_model_errors(study, tmp_path, run_cli):
 def test_save_and_load_an_lstm_forecaster(study, tmp_path):
     from ytlstm.models import LSTMForecaster
 
-    st = study["study"]
-    split = st.splits["chronological"]
-    train, val = st.windows.subset(split.mask("train")), st.windows.subset(
-        split.mask("validation"))
+    st, o = study["study"], study["origin"]
+    train, val = st.windows.subset(o.train), st.windows.subset(o.validation)
     config = st.config.replace(max_epochs=1)
     fitted = [LSTMForecaster(config, multivariate=True, seed=s).fit(train, val) for s in (0, 1)]
     path = save_model(fitted, tmp_path / "mine")
@@ -529,7 +609,7 @@ def test_save_and_load_an_lstm_forecaster(study, tmp_path):
     assert m.name == "lstm_multivariate" and m.seeds == [0, 1]
     expected = np.expm1(np.mean([np.log1p(f.predict(st.windows)) for f in fitted], axis=0))
     np.testing.assert_allclose(m.predict(st.windows), expected, rtol=1e-6)
-    other = LSTMForecaster(config, seed=2).fit(st.windows.subset(split.mask("test")), val)
+    other = LSTMForecaster(config, seed=2).fit(st.windows.subset(o.test), val)
     with pytest.raises(ValueError, match="different data"):
         save_model([fitted[0], other], tmp_path / "mixed")
 
@@ -549,7 +629,7 @@ def test_real_data_forecasts_match_the_windows(real_data_dir, tmp_path):
     split = chronological_split(w, ds.frame["date"].to_numpy())
     model = LinearAR(target="drift").fit(w.subset(split.mask("train")))
     loaded = load_model(save_model(model, tmp_path / "linear_ar"))
-    chosen = _last_test_window_per_video(w, split.part, 200)
+    chosen = _latest_window_per_video(w, _test_windows(split), 200)
     cut = _cut_dates(w, chosen)
     raw = read_videos(files.videos)
     keep = raw["video_id"].isin(list(cut)) & (
