@@ -15,6 +15,21 @@ from pathlib import Path
 
 #: Where the book's study writes its tables.
 RESULTS = Path("_build") / "results"
+#: Environment variable naming a JSON file of :class:`~ytlstm.config.StudyConfig` fields for the
+#: book's study (default: the configuration's defaults), e.g. a small one to try the chapters.
+CONFIG_ENV = "YTLSTM_CONFIG"
+
+
+def book_config():
+    """The book's study configuration: the defaults, or ``$YTLSTM_CONFIG``'s fields."""
+    import json
+
+    from ytlstm.config import StudyConfig
+
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        return StudyConfig()
+    return StudyConfig.from_dict(json.loads(Path(path).read_text()))
 
 
 def repo_root(start: str | Path | None = None) -> Path:
@@ -42,7 +57,7 @@ def setup():
         alt.install()
     except ImportError:  # pragma: no cover - alt text module absent
         pass
-    study = run_study(verbose=False)
+    study = run_study(book_config(), verbose=False)
     stamp = RESULTS / ".study-key"
     if not stamp.exists() or stamp.read_text().strip() != study.key or \
             not (RESULTS / "predictions.csv.gz").exists():
