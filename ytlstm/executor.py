@@ -25,6 +25,36 @@ from typing import Any, Callable, Iterator
 SCHEDULER_ENV = "YTLSTM_SCHEDULER"
 
 
+#: Environment variable: number of training processes (default: the number of cores).
+JOBS_ENV = "YTLSTM_JOBS"
+#: What a worker process holds for the jobs it runs: the windows and the configuration.
+WORKER_DATA: dict = {}
+
+
+def _configure_tf(threads: int) -> None:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"      # deterministic float sums
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # TensorFlow already ran in this process (in-process run): keep its thread pools
+
+
+def _init_worker(windows: Windows, config: StudyConfig, threads: int) -> None:
+    _configure_tf(threads)
+    WORKER_DATA["windows"] = windows
+    WORKER_DATA["config"] = config
+
+
+def default_jobs() -> int:
+    env = os.environ.get(JOBS_ENV)
+    return max(1, int(env)) if env else max(1, os.cpu_count() or 1)
+
+
+
 class Executor:
     """Runs ``fn(item, windows, config)`` for many items; see the module docstring."""
 
@@ -51,7 +81,6 @@ class InProcess(Executor):
     """In this process, in order (TensorFlow keeps this process's thread pools)."""
 
     def map(self, fn, items, windows, config):
-        from ytlstm.training import _init_worker
 
         _init_worker(windows, config, threads=os.cpu_count() or 1)
         for i, item in enumerate(items):
@@ -66,7 +95,6 @@ _LOADED: dict = {"token": None}
 
 
 def _start_worker() -> None:
-    from ytlstm.training import _configure_tf
 
     _configure_tf(threads=1)
 
@@ -76,7 +104,6 @@ def _call_in_worker(fn: Callable, item: Any, token: str, path: str) -> Any:
     if _LOADED["token"] != token:
         import pickle
 
-        from ytlstm.training import _init_worker
 
         with open(path, "rb") as f:
             windows, config = pickle.load(f)
@@ -132,7 +159,6 @@ class LocalProcesses(Executor):
 
 
 def _dask_call(fn: Callable, item: Any, windows: Any, config: Any) -> Any:
-    from ytlstm.training import _configure_tf
 
     _configure_tf(threads=1)
     return fn(item, windows, config)
@@ -183,7 +209,6 @@ def get_executor(n_jobs: int | None = None, scheduler: str | None = None,
     Local: ``n_jobs`` processes (default ``$YTLSTM_JOBS`` or the number of cores), in this
     process when that is 1.
     """
-    from ytlstm.training import default_jobs
 
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler:

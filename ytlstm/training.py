@@ -23,11 +23,11 @@ from typing import Callable
 import numpy as np
 
 from ytlstm.config import StudyConfig
+from ytlstm.executor import (JOBS_ENV, WORKER_DATA, _configure_tf, _init_worker,  # noqa: F401
+                             default_jobs)
 from ytlstm.transfer import transfer_weights
 from ytlstm.windows import FeatureTransform, Windows
 
-#: Environment variable: number of training processes (default: the number of cores).
-JOBS_ENV = "YTLSTM_JOBS"
 #: Most networks trained together in one job (larger groups are split).
 MAX_BRANCHES = 8
 
@@ -120,26 +120,7 @@ def plan_jobs(tasks: list[Task], n_workers: int = 1, max_branches: int = MAX_BRA
 
 # --------------------------------------------------------------------------- in a worker
 
-_WORKER_DATA: dict = {}
 _NETS: dict = {}
-
-
-def _configure_tf(threads: int) -> None:
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"      # deterministic float sums
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass  # TensorFlow already ran in this process (in-process run): keep its thread pools
-
-
-def _init_worker(windows: Windows, config: StudyConfig, threads: int) -> None:
-    _configure_tf(threads)
-    _WORKER_DATA["windows"] = windows
-    _WORKER_DATA["config"] = config
 
 
 def _net(n_steps: int, n_channels: int, units: int):
@@ -175,8 +156,8 @@ def run_job(job: Job, windows: Windows | None = None,
     """Train a job's networks together (:func:`ytlstm.engine.train_branches`); one result each."""
     from ytlstm.engine import initial_weights, train_branches
 
-    windows = windows if windows is not None else _WORKER_DATA["windows"]
-    config = config if config is not None else _WORKER_DATA["config"]
+    windows = windows if windows is not None else WORKER_DATA["windows"]
+    config = config if config is not None else WORKER_DATA["config"]
     first = job.tasks[0]
     train, val = windows.subset(first.train), windows.subset(first.validation)
     transform = FeatureTransform(first.multivariate, first.target).fit(train)
@@ -219,11 +200,6 @@ def run_task(task: Task, windows: Windows | None = None,
 
 
 # --------------------------------------------------------------------------- the runner
-
-def default_jobs() -> int:
-    env = os.environ.get(JOBS_ENV)
-    return max(1, int(env)) if env else max(1, os.cpu_count() or 1)
-
 
 def run_tasks(tasks: list[Task], windows: Windows, config: StudyConfig, n_jobs: int | None = None,
               progress: Callable[[str], None] | None = None, executor=None) -> list[Trained]:
