@@ -579,6 +579,31 @@ def test_predict_cli_reproduces_study_predictions_on_test_windows(study, run_cli
 
 
 @pytest.mark.slow
+def test_ytlstm_run_exports_the_final_models_by_default(study, run_cli):
+    """``ytlstm run`` (no ``--no-models``) on the cached study writes the same final models
+    as :func:`ytlstm.saved.export_models`, with run.json, and ``predict`` can use them."""
+    root = study["root"]
+    cfg = root / "config.json"
+    cfg.write_text(json.dumps(STUDY_CONFIG))
+    models = root / "cli_models"
+    code, out, err = run_cli("run", "--data-dir", study["files"].folder, "--config", cfg,
+                             "--cache-dir", root / "cache", "--out", root / "cli_results",
+                             "--models-dir", models)
+    assert code == 0, err
+    o = study["origin"]
+    assert f"wrote {len(study['written'])} models of the {o.name}" in out
+    assert (models / "run.json").is_file()
+    assert sorted(p.name for p in models.iterdir() if p.is_dir()) == sorted(study["written"])
+    test = study["study"].windows.subset(o.test)
+    for name, path in study["written"].items():
+        a = json.loads((models / name / "metadata.json").read_text())
+        b = json.loads((path / "metadata.json").read_text())
+        assert a == b, name
+        np.testing.assert_array_equal(load_model(models / name).predict(test),
+                                      load_model(path).predict(test), err_msg=name)
+
+
+@pytest.mark.slow
 def test_broken_neural_folders_are_model_errors(study, tmp_path, run_cli):
     import shutil
 
