@@ -232,3 +232,20 @@ def test_a_neural_only_change_reruns_the_model_stages_but_not_the_data(runs):
         for name in ("naive", "drift", "linear_ar", "gbm", "combination"):
             np.testing.assert_array_equal(changed.fits[origin][name].preds,
                                           first.fits[origin][name].preds)
+
+
+def test_ensemble_rows_are_the_mean_log_of_the_seed_rows(runs):
+    root = runs[0] / "results1"
+    pred = read_predictions(root)
+    seeds = read_predictions(root, seeds=True)
+    assert set(seeds["seed"]) == set(CONFIG.seeds)
+    assert set(seeds["model"]) >= {"lstm_univariate", "lstm_multivariate", "lstm_transfer",
+                                   "lstm_cluster"}
+    assert not set(seeds["model"]) & {"naive", "drift", "linear_ar", "gbm", "combination"}
+    key = ["model", "split", "origin", "window"]
+    mean_log = (seeds.assign(z=np.log1p(seeds["y_pred"].clip(lower=0)))
+                .groupby(key)["z"].agg(["mean", "size"]))
+    assert (mean_log["size"] == len(CONFIG.seeds)).all()
+    joined = pred.set_index(key).join(mean_log, how="inner")
+    assert len(joined) == len(mean_log)
+    np.testing.assert_allclose(joined["y_pred"], np.expm1(joined["mean"]), rtol=1e-6)
