@@ -202,7 +202,8 @@ class GradientBoosting(Forecaster):
     ``loss``: ``squared``, ``absolute`` or ``absolute_scaled`` (absolute error with windows
     weighted by :func:`scale_weights`, on training and validation windows alike). The number
     of trees (up to ``max_iter``) is chosen by early stopping on the validation windows
-    (scikit-learn's ``X_val``), with ``n_iter_no_change`` rounds of patience.
+    (scikit-learn's ``X_val``), with ``n_iter_no_change`` rounds of patience. Features are
+    binned once on the training windows (:func:`bin_edges`), without weights.
     """
 
     name = "gbm"
@@ -219,7 +220,7 @@ class GradientBoosting(Forecaster):
         self.seed = seed
 
     def _x(self, w: Windows) -> np.ndarray:
-        return flat_features(self.transform_, w)
+        return bin_codes(flat_features(self.transform_, w), self.bin_edges_)
 
     def fit(self, train: Windows, validation: Windows | None = None) -> "GradientBoosting":
         if validation is None:
@@ -227,6 +228,7 @@ class GradientBoosting(Forecaster):
         if self.loss not in BASELINE_LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {BASELINE_LOSSES}")
         self.transform_ = FeatureTransform(True, self.target).fit(train)
+        self.bin_edges_ = bin_edges(flat_features(self.transform_, train))
         scaled = self.loss == "absolute_scaled"
         sw = scale_weights(train, train) if scaled else None
         sw_val = scale_weights(validation, train) if scaled else None
@@ -248,6 +250,37 @@ class GradientBoosting(Forecaster):
         with threadpool_limits(limits=1, user_api="openmp"):
             scaled = self.model_.predict(self._x(windows))
         return self.transform_.to_views(windows, scaled)
+
+
+def bin_edges(x: np.ndarray, max_bins: int = 255) -> np.ndarray:
+    """Per feature, the quantile bin thresholds scikit-learn's histogram boosting would use
+    without sample weights (``averaged_inverted_cdf`` percentiles; fewer distinct values: their
+    midpoints), as rows padded with ``inf``.
+
+    The trees are fitted on the bin codes (:func:`bin_codes`), at most ``max_bins`` distinct
+    values per feature, so scikit-learn keeps them as they are: the same bins with or without
+    sample weights. (With weights, scikit-learn 1.9 computes weighted percentiles in Python,
+    about 45 s per fit on these 96 features; this takes milliseconds.)
+    """
+    rows = []
+    for col in x.T:
+        distinct = np.unique(col)
+        if len(distinct) <= max_bins:
+            edges = (distinct[:-1] + distinct[1:]) / 2
+        else:
+            pct = np.linspace(0, 100, num=max_bins + 1)[1:-1]
+            edges = np.unique(np.percentile(col, pct, method="averaged_inverted_cdf"))
+        rows.append(edges)
+    out = np.full((x.shape[1], max(1, max(len(r) for r in rows))), np.inf)
+    for j, r in enumerate(rows):
+        out[j, :len(r)] = r
+    return out
+
+
+def bin_codes(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of every value: ``i`` where ``edges[i-1] < x <= edges[i]``."""
+    return np.stack([np.searchsorted(edges[j], x[:, j], side="left")
+                     for j in range(x.shape[1])], axis=1).astype(np.float64)
 
 
 class Combination(Forecaster):

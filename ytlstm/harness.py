@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -49,18 +50,30 @@ def run_plan(plan: Plan, ctx: Context, seeds: tuple[int, ...], jobs: int | None,
         entries = [(k, f, p) for k, f, p in plan if f.phase == phase]
         task_lists = [f.tasks(p, ctx, seeds, results) for _, f, p in entries]
         todo = [t for ts in task_lists for t in ts if _signature(t) not in memo]
-        if todo:
-            for t, r in zip(todo, run_tasks(todo, ctx.windows, ctx.config, jobs, say)):
-                sig = _signature(t)
-                memo[sig if sig is not None else id(t)] = r
+        # the networks train in worker processes while this process fits the baselines
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(run_tasks, todo, ctx.windows, ctx.config, jobs, say) if todo \
+                else None
+            for (key, fam, params), ts in zip(entries, task_lists):
+                if not ts:
+                    results[key] = _collect(fam, params, [], ctx, results)
+            trained = pending.result() if pending is not None else []
+        for t, r in zip(todo, trained):
+            sig = _signature(t)
+            memo[sig if sig is not None else id(t)] = r
         for (key, fam, params), ts in zip(entries, task_lists):
-            t0 = time.perf_counter()
-            runs = [memo[_signature(t) if _signature(t) is not None else id(t)] for t in ts]
-            fitted = fam.collect(params, runs, ctx, results)
-            fitted.info["seconds"] = (sum(r.seconds for r in runs) if runs
-                                      else time.perf_counter() - t0)
-            results[key] = fitted
-    return results
+            if ts:
+                runs = [memo[_signature(t) if _signature(t) is not None else id(t)] for t in ts]
+                results[key] = _collect(fam, params, runs, ctx, results)
+    return {k: results[k] for k, _, _ in plan}
+
+
+def _collect(fam: Family, params: dict, runs: list[Trained], ctx: Context,
+             results: dict[str, Fitted]) -> Fitted:
+    t0 = time.perf_counter()
+    fitted = fam.collect(params, runs, ctx, results)
+    fitted.info["seconds"] = sum(r.seconds for r in runs) if runs else time.perf_counter() - t0
+    return fitted
 
 
 def tuning_plan(config) -> Plan:
