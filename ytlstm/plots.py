@@ -141,7 +141,7 @@ def error_distribution(pred, models: list[str], title: str):
     return fig
 
 
-def relative_figure(table, title: str, xlabel: str | None = None):
+def relative_figure(table, title: str, xlabel: str | None = None, clip: float = 1.6):
     """Each model's pooled MAE relative to the reference (the best baseline), with its 95%
     interval, on an axis that spans the differences (not 0 to 1), one row per model."""
     import numpy as np
@@ -152,16 +152,25 @@ def relative_figure(table, title: str, xlabel: str | None = None):
     fig, ax = plt.subplots(figsize=(8, 0.42 * len(t) + 1.6))
     y = np.arange(len(t))
     v, lo, hi = t["vs_reference"].to_numpy(), t["vs_reference_lo"].to_numpy(), t["vs_reference_hi"].to_numpy()
+    # the axis spans the differences that matter; models far worse are marked at its edge
+    right = float(min(max(hi.max(), 1.05) + 0.02, clip))
+    left = float(min(lo.min(), 0.88) - 0.02)
     for i, m in enumerate(t["model"]):
-        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [hi[i] - v[i]]], fmt="o", ms=7,
-                    color=color(m), ecolor=color(m), capsize=4, lw=2)
+        if v[i] > right:
+            ax.annotate(f"{v[i]:.0%}, off scale", xy=(right, y[i]), xytext=(-8, 0),
+                        textcoords="offset points", ha="right", va="center", fontsize=9,
+                        color="black", arrowprops={"arrowstyle": "->", "color": "black"})
+            continue
+        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [min(hi[i], right) - v[i]]], fmt="o",
+                    ms=7, color=color(m), ecolor=color(m), capsize=4, lw=2)
+    ax.set_xlim(left, right)
     ax.set_yticks(y, [label(m) for m in t["model"]])
     ax.axvline(1.0, color="black", lw=1, ls="-")
-    ax.axvline(0.9, color="black", lw=0.8, ls=":", label="0.90: the LSTMs' target")
+    ax.axvline(0.9, color="black", lw=0.8, ls=":", label="90%: the LSTMs' target")
     ref = label(str(table["reference"].iloc[0]))
-    ax.set_xlabel(xlabel or f"test MAE relative to the best baseline ({ref}); below 1 is better")
+    ax.set_xlabel(xlabel or f"test MAE relative to the best baseline ({ref}); below 100% is better")
     ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -203,8 +212,8 @@ def origins_timeline(origins, title: str = "Rolling forecast origins"):
                     label=name if i == 0 else None)
     ax.set_yticks(range(len(origins)), [o.name for o in origins][::-1])
     ax.set_xlabel("target date")
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, pad=30)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
