@@ -120,6 +120,10 @@ def test_install_makes_the_sentence_the_plain_text_of_a_figure_and_survives_the_
     data, _ = shell.display_formatter.format(styled)
     assert data["text/plain"] == alt.describe_table(styled)
     assert "<table" in data["text/html"]
+    frame = pd.DataFrame({"model": ["naive"], "mae": [1.0]})
+    data, _ = shell.display_formatter.format(frame)
+    assert data["text/plain"] == alt.describe_table(frame)
+    assert "<table" in data["text/html"]
 
 
 def test_install_outside_ipython_does_nothing(monkeypatch):

@@ -336,9 +336,13 @@ def _styler_bundle(styler) -> dict:
     return {"text/plain": describe_table(styler, caption if isinstance(caption, str) else None)}
 
 
+def _dataframe_bundle(df) -> dict:
+    return {"text/plain": describe_table(df)}
+
+
 def install(ip=None) -> bool:
-    """Make :func:`describe` / :func:`describe_table` the ``text/plain`` of figures and styled
-    tables in the running IPython kernel (from where the book takes alt text).
+    """Make :func:`describe` / :func:`describe_table` the ``text/plain`` of figures, styled
+    tables and DataFrames in the running IPython kernel (from where the book takes alt text).
 
     The sentence is registered with IPython's mime-bundle formatter, which the inline
     Matplotlib backend leaves alone (it resets the per-type formatters of figures when it
@@ -354,10 +358,12 @@ def install(ip=None) -> bool:
         ip = get_ipython()
     if ip is None:
         return False
+    import pandas as pd
     from matplotlib.figure import Figure
     from pandas.io.formats.style import Styler
 
     bundle = ip.display_formatter.mimebundle_formatter
     bundle.for_type(Figure, _figure_bundle)
     bundle.for_type(Styler, _styler_bundle)
+    bundle.for_type(pd.DataFrame, _dataframe_bundle)   # its HTML table is still made
     return True
