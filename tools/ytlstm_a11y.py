@@ -1,7 +1,7 @@
 """Sphinx extension: the book for every reader (``sphinx.local_extensions`` in _config.yml).
 
 - **Alt text.** Every chapter's setup calls ``ytlstm.alt.install()`` (through
-  ``ytlstm.report.chapter_study()``), which makes a sentence describing the figure (or styled
+  ``ytlstm.chapter.setup()``), which makes a sentence describing the figure (or styled
   table) its ``text/plain`` output. myst-nb keeps all of an output's mime types in the doctree
   until its ``SelectMimeType`` post-transform picks one per builder; :class:`TextAlternatives`
   runs just before and copies that sentence into the ``alt`` of the output's images.
@@ -99,7 +99,7 @@ class TextAlternatives(SphinxPostTransform):
                 logger.warning(
                     "a figure without a text alternative (its alt text would be its file "
                     "name): ytlstm.alt.install() must run in the chapter's kernel before the "
-                    "figure is shown (ytlstm.report.chapter_study() calls it)",
+                    "figure is shown (ytlstm.chapter.setup() calls it)",
                     type="ytlstm", subtype="alt", location=image)
 
     def _tables(self, container: nodes.Element, text: str | None) -> None:

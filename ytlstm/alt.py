@@ -10,7 +10,7 @@ the data or the plotting code changes, and a new figure needs no extra work.
 styled tables in the running IPython kernel (``text/plain`` is the notebook's text
 alternative of an output). The book's Sphinx extension ``tools/ytlstm_a11y.py`` then writes
 it into the ``alt`` attribute of the figure's ``<img>`` (and the ``aria-label`` of a glued
-table's scroll box). ``ytlstm.report.chapter_study()`` calls :func:`install` in every chapter.
+table's scroll box). ``ytlstm.chapter.setup()`` calls :func:`install` in every chapter.
 """
 
 from __future__ import annotations

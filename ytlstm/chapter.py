@@ -46,17 +46,12 @@ def setup():
     """``(study, predictions)`` for a chapter, with the plot style set."""
     os.chdir(repo_root())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from ytlstm import plots
+    from ytlstm import alt, plots
     from ytlstm.report import read_predictions
     from ytlstm.study import run_study
 
     plots.set_style()
-    try:
-        from ytlstm import alt
-
-        alt.install()
-    except ImportError:  # pragma: no cover - alt text module absent
-        pass
+    alt.install()          # figures and tables get a sentence as their alt text
     study = run_study(book_config(), verbose=False)
     stamp = RESULTS / ".study-key"
     if not stamp.exists() or stamp.read_text().strip() != study.key or \
