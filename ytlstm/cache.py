@@ -90,23 +90,7 @@ class ResultCache:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a text file atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        from ytlstm.errors import DataError
-
-        raise DataError(path.parent, f"cannot write results ({e.strerror})",
-                        expected="a writable folder with free space (--out)") from None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
