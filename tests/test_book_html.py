@@ -74,9 +74,15 @@ def test_figures_are_real_images(name, soup_of):
 def test_figures_and_tables_are_numbered(soup_of):
     text = soup_of("univariate").get_text(" ")
     assert re.search(r"Fig\. \d+", text), "figures are not numbered"
-    methods = soup_of("methods").get_text(" ")
-    assert re.search(r"Table \d+", methods), "tables are not numbered as tables"
-    assert not re.search(r"Fig\. \d+", methods), "a table of the methods chapter is called a figure"
+    methods = soup_of("methods")
+    assert re.search(r"Table \d+", methods.get_text(" ")), "tables are not numbered as tables"
+    # every reference to a table reads "Table N", every reference to a figure "Fig. N"
+    refs = [a for a in methods.select("a.reference[href*='#tbl-'], a.reference[href*='#fig-']")
+            if "headerlink" not in a.get("class", [])]
+    assert refs, "the methods chapter references no table or figure"
+    for a in refs:
+        want = r"Table \d+" if "#tbl-" in a["href"] else r"Fig\. \d+"
+        assert re.fullmatch(want, a.get_text(" ").strip()), (a["href"], a.get_text(" "))
 
 
 def test_bibliography_lists_the_required_sources(soup_of):
