@@ -1,17 +1,15 @@
-"""Metrics by hand, bootstrap intervals over videos, and the paired tests of protocol v1.
+"""Metrics by hand and the unweighted Diebold-Mariano test.
 
-``point_metrics`` and ``mae`` feed every v2 table; the video bootstrap, ``paired_bootstrap``
-and the unweighted ``diebold_mariano`` are kept in :mod:`ytlstm.evaluate` (the weighted DM is
-checked against it). The v2 inference is tested in ``test_evaluate_v2.py``."""
+``point_metrics`` and ``mae`` feed every v2 table; the unweighted ``diebold_mariano`` is kept
+in :mod:`ytlstm.evaluate` because the weighted DM is checked against it. The v2 inference is
+tested in ``test_evaluate_v2.py``."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from ytlstm.evaluate import (bootstrap_metrics, bootstrap_weights, diebold_mariano, mae, mape,
-                             paired_bootstrap, point_metrics, rmse)
+from ytlstm.evaluate import diebold_mariano, mae, mape, point_metrics, rmse
 
 Y = np.array([100.0, 200.0, 400.0, 50.0])
 P = np.array([110.0, 180.0, 400.0, 40.0])      # errors 10, 20, 0, 10
@@ -27,55 +25,6 @@ def test_point_metrics_by_hand():
     assert m["rel_mae"] == pytest.approx(10.0 / 40.0)
     assert set(m) == {"mae", "rmse", "mape", "rel_mae"}
     assert point_metrics(Y, NAIVE, NAIVE)["rel_mae"] == pytest.approx(1.0)
-
-
-def _sample(n_videos: int = 40, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    groups = np.repeat([f"v{i}" for i in range(n_videos)], rng.integers(1, 6, size=n_videos))
-    y = rng.uniform(1e3, 1e5, size=len(groups))
-    naive = y * rng.uniform(0.7, 1.0, size=len(y))
-    good = y * rng.uniform(0.95, 1.05, size=len(y))
-    return y, naive, good, groups
-
-
-def test_bootstrap_weights_resample_whole_videos():
-    groups = np.array(["b", "a", "b", "c", "a"])
-    w, inv = bootstrap_weights(groups, reps=100, seed=1)
-    assert w.shape == (100, 3)
-    np.testing.assert_array_equal(w.sum(axis=1), 3)          # n_videos draws each time
-    np.testing.assert_array_equal(np.array(["a", "b", "c"])[inv], groups)
-
-
-def test_bootstrap_intervals_contain_the_point_estimate_and_are_reproducible():
-    y, naive, good, groups = _sample()
-    preds = {"naive": naive, "good": good}
-    ci = bootstrap_metrics(y, preds, naive, groups, reps=500, seed=7)
-    assert list(ci["model"]) == ["naive", "good"]
-    for _, row in ci.iterrows():
-        point = point_metrics(y, preds[row["model"]], naive)
-        for k in ("mae", "rmse", "mape"):
-            assert row[f"{k}_lo"] <= point[k] <= row[f"{k}_hi"]
-            assert row[f"{k}_lo"] < row[f"{k}_hi"]
-    good_row = ci.set_index("model").loc["good"]
-    assert good_row["rel_mae_lo"] <= point_metrics(y, good, naive)["rel_mae"] <= good_row["rel_mae_hi"]
-    # the naive forecast relative to itself is exactly 1 in every resample
-    assert ci.set_index("model").loc["naive", "rel_mae_lo"] == pytest.approx(1.0)
-    assert ci.set_index("model").loc["naive", "rel_mae_hi"] == pytest.approx(1.0)
-    again = bootstrap_metrics(y, preds, naive, groups, reps=500, seed=7)
-    pd.testing.assert_frame_equal(ci, again)
-    other = bootstrap_metrics(y, preds, naive, groups, reps=500, seed=8)
-    assert not np.allclose(ci["mae_lo"], other["mae_lo"])
-
-
-def test_bootstrap_with_one_window_per_video_matches_a_plain_resample():
-    # with one window per video, resampling videos is resampling windows: check one replicate
-    y = np.array([10.0, 20.0, 30.0])
-    p = np.array([11.0, 18.0, 33.0])
-    groups = np.array(["a", "b", "c"])
-    w, inv = bootstrap_weights(groups, reps=1, seed=3)
-    expected = np.sum(w[0][inv] * np.abs(y - p)) / w[0].sum()
-    ci = bootstrap_metrics(y, {"m": p}, y * 0 + 1, groups, reps=1, seed=3)
-    assert ci.loc[0, "mae_lo"] == pytest.approx(expected)
 
 
 def test_diebold_mariano_identical_losses_gives_p_one():
@@ -107,17 +56,3 @@ def test_diebold_mariano_noise_only_is_not_significant():
     base = rng.uniform(5, 10, size=240)
     r = diebold_mariano(base + rng.normal(0, 1, 240), base + rng.normal(0, 1, 240), dates)
     assert r["p_value"] > 0.05
-
-
-def test_paired_bootstrap_sign_and_reproducibility():
-    y, naive, good, groups = _sample(seed=4)
-    r = paired_bootstrap(y, good, naive, groups, reps=500, seed=1)
-    assert r["mae_diff"] == pytest.approx(mae(y, good) - mae(y, naive))
-    assert r["mae_diff"] < 0 and r["diff_hi"] < 0
-    assert r["diff_lo"] <= r["mae_diff"] <= r["diff_hi"]
-    assert r["p_value"] < 0.01
-    rev = paired_bootstrap(y, naive, good, groups, reps=500, seed=1)
-    assert rev["mae_diff"] > 0 and rev["diff_lo"] > 0
-    assert paired_bootstrap(y, good, naive, groups, reps=500, seed=1) == r
-    same = paired_bootstrap(y, good, good.copy(), groups, reps=200, seed=1)
-    assert same["mae_diff"] == 0 and same["p_value"] == 1.0

@@ -1,4 +1,4 @@
-"""Metrics on raw views, bootstrap intervals over videos, and paired tests (PROTOCOL section 7)."""
+"""Metrics on raw views, the two-way cluster bootstrap, and the paired tests (protocol v2, item 6)."""
 
 from __future__ import annotations
 
@@ -27,50 +27,6 @@ def point_metrics(y: np.ndarray, p: np.ndarray, naive: np.ndarray) -> dict[str, 
     return {"mae": m, "rmse": rmse(y, p), "mape": mape(y, p), "rel_mae": m / mae(y, naive)}
 
 
-def bootstrap_weights(groups: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Resampling videos with replacement as a (reps, n_groups) count matrix.
-
-    Returns the count matrix and, per window, the index of its group.
-    """
-    uniq, inv = np.unique(groups, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(uniq), size=(reps, len(uniq)))
-    w = np.zeros((reps, len(uniq)))
-    np.add.at(w, (np.repeat(np.arange(reps), len(uniq)), draws.ravel()), 1.0)
-    return w, inv
-
-
-def _per_group(values: np.ndarray, inv: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount(inv, weights=values, minlength=n)
-
-
-def bootstrap_metrics(y: np.ndarray, preds: dict[str, np.ndarray], naive: np.ndarray,
-                      groups: np.ndarray, reps: int = 2000, seed: int = 0,
-                      level: float = 0.95) -> pd.DataFrame:
-    """Percentile intervals for MAE, RMSE, MAPE and relative MAE, resampling whole videos.
-
-    Every model is resampled with the same draws, so intervals are comparable.
-    """
-    y = np.asarray(y, float)
-    w, inv = bootstrap_weights(groups, reps, seed)
-    n = w.shape[1]
-    cnt = w @ _per_group(np.ones_like(y), inv, n)
-    naive_abs = w @ _per_group(np.abs(y - naive), inv, n)
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    rows = []
-    for name, p in preds.items():
-        a = w @ _per_group(np.abs(y - p), inv, n)
-        s = w @ _per_group((y - p) ** 2, inv, n)
-        r = w @ _per_group(np.abs(y - p) / y, inv, n)
-        samples = {"mae": a / cnt, "rmse": np.sqrt(s / cnt), "mape": 100 * r / cnt,
-                   "rel_mae": a / naive_abs}
-        row = {"model": name}
-        for k, v in samples.items():
-            row[f"{k}_lo"], row[f"{k}_hi"] = np.percentile(v, [lo, hi])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, dates: np.ndarray,
                     lag: int | None = None) -> dict[str, float]:
     """Diebold-Mariano test on the per-date mean loss differential ``a - b``.
@@ -95,20 +51,6 @@ def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, dates: np.ndarray,
     p = 2 * stats.t.sf(abs(stat_hln), df=n - 1)
     return {"dm_stat": float(stat_hln), "p_value": float(p), "n_dates": int(n),
             "mean_diff": float(d.mean()), "lag": int(lag)}
-
-
-def paired_bootstrap(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, groups: np.ndarray,
-                     reps: int = 2000, seed: int = 0) -> dict[str, float]:
-    """Paired bootstrap over videos of MAE(a) - MAE(b); two-sided p-value of no difference."""
-    y = np.asarray(y, float)
-    w, inv = bootstrap_weights(groups, reps, seed)
-    n = w.shape[1]
-    cnt = w @ _per_group(np.ones_like(y), inv, n)
-    diff = (w @ _per_group(np.abs(y - pred_a) - np.abs(y - pred_b), inv, n)) / cnt
-    observed = float(np.mean(np.abs(y - pred_a) - np.abs(y - pred_b)))
-    p = 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))
-    return {"mae_diff": observed, "diff_lo": float(np.percentile(diff, 2.5)),
-            "diff_hi": float(np.percentile(diff, 97.5)), "p_value": float(min(1.0, p))}
 
 
 # --------------------------------------------------------------------------- protocol v2
