@@ -283,3 +283,41 @@ def test_views_channels_identical_in_univariate_and_multivariate(kind):
     np.testing.assert_array_equal(xm[:, :, :3], xu)
     assert multi.channel_names[:3] == uni.channel_names
     np.testing.assert_array_equal(multi.transform_y(w), uni.transform_y(w))
+
+
+# --------------------------------------------------------------------------- horizons
+
+def test_future_holds_the_next_days_until_the_run_ends_or_views_fall():
+    # video A: days 0..11 (one run of 12), views fall on day 10; video B right after it
+    views = 1000 + 10 * np.arange(12) ** 2
+    views[10] = views[9] - 1
+    a = video_rows("AAAAAAAAAAA", list(range(12)), views=views)
+    b = video_rows("BBBBBBBBBBB", list(range(12, 22)), views=5_000_000 + np.arange(10))
+    w = make_windows(frame_of(a, b), window=7, max_horizon=4)
+    wa = w.subset(w.video_id == "AAAAAAAAAAA")
+    # targets day 7, 8, 9 (day 10 falls, so windows ending there or after it are excluded)
+    assert list((pd.to_datetime(wa.target_date) - DAY0).days) == [7, 8, 9]
+    np.testing.assert_array_equal(wa.future[:, 0], wa.y)
+    # the first window: days 7, 8, 9 then the fall on day 10 ends its future
+    np.testing.assert_array_equal(wa.future[0, :3], views[7:10])
+    assert np.isnan(wa.future[0, 3]) and np.isnat(wa.future_date[0, 3])
+    assert np.isnan(wa.future[2, 1])                   # day 10 fell
+    assert (pd.Timestamp(wa.future_date[0, 2]) - DAY0).days == 9
+    # never B's views in A's future, and B's last window has no future past its run
+    assert np.all(np.nan_to_num(wa.future) < 5_000_000)
+    wb = w.subset(w.video_id == "BBBBBBBBBBB")
+    assert np.isnan(wb.future[-1, 1:]).all()
+    assert wb.horizon_target(2)[0] == 5_000_000 + 8
+
+
+def test_several_horizons_scale_each_horizon_and_round_trip():
+    w = make_windows(random_frame(), window=7, max_horizon=3)
+    for kind in ("growth", "drift"):
+        one = FeatureTransform(True, kind).fit(w)
+        three = FeatureTransform(True, kind, horizons=3).fit(w)
+        y = three.transform_y(w)
+        assert y.shape == (len(w), 3)
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(w.future))
+        np.testing.assert_allclose(y[:, 0], one.transform_y(w), rtol=1e-6, atol=1e-6)
+        assert abs(np.nanmean(y[:, 2])) < 1e-6 and abs(np.nanstd(y[:, 2]) - 1) < 1e-5
+        np.testing.assert_allclose(three.to_views(w, y), w.future, rtol=1e-5)

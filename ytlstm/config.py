@@ -45,6 +45,8 @@ class StudyConfig:
     # data and windows
     country: str = "US"
     window: int = 7                      # input days; the target is day window+1
+    # forecast horizons 1..max_horizon (chapter "Beyond tomorrow"): horizon h is day window+h
+    max_horizon: int = 7
     # the least number of usable windows in each part of a split (see ytlstm.checks)
     min_windows_per_part: int = 100
     # split (PROTOCOL section 4)
@@ -83,6 +85,8 @@ class StudyConfig:
     cluster_k_grid: tuple[int, ...] = (2, 3, 4, 5, 6)
     cluster_seed: int = 0
     min_cluster_train_windows: int = 400
+    # forecast intervals (chapter "Beyond tomorrow"): nominal coverages
+    interval_levels: tuple[float, ...] = (0.8, 0.95)
     # evaluation
     bootstrap_reps: int = 2000
     bootstrap_seed: int = 12345

@@ -106,7 +106,7 @@ def study_design(frame: pd.DataFrame, config, check=None):
     ``check(split)`` (e.g. the minimum-windows check) runs on both splits before the origins
     are cut. Returns ``(windows, {"chronological": ..., "video": ...}, origins, break_date)``.
     """
-    w = make_windows(frame, config.window)
+    w = make_windows(frame, config.window, getattr(config, "max_horizon", 1))
     dates = frame["date"].to_numpy()
     splits = {"chronological": chronological_split(w, dates, config.test_frac, config.val_frac),
               "video": video_split(w, config.test_frac, config.val_frac, config.video_split_seed)}

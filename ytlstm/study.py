@@ -34,7 +34,7 @@ GRID_FIELDS = ("units_grid", "loss_grid", "target_grid", "tuning_seeds", "drift_
                "drift_stat_grid", "drift_damping_grid", "linear_inputs_grid",
                "baseline_loss_grid", "gbm_leaves_grid", "gbm_max_iter", "gbm_learning_rate",
                "gbm_seed", "cluster_k_grid", "cluster_seed", "min_cluster_train_windows")
-SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed", "n_origins")
+SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed", "n_origins", "max_horizon")
 #: The modules whose code the model stages run (the stage functions are in ``harness``; this
 #: module only wires and caches them, so editing it re-runs nothing).
 MODEL_MODULES = ("baselines", "families", "harness", "clusters", "models", "training", "engine",

@@ -47,6 +47,11 @@ class Windows:
     excluded_views_decrease: int = 0
     #: day of the run of the target day (1-based: the first possible target is day window+1)
     target_day: np.ndarray | None = None
+    #: views of the days after the inputs, ``(n, H)``: column ``h-1`` is horizon ``h`` (the
+    #: target day ``window + h``), NaN where the run ends earlier or views fell; column 0 is ``y``
+    future: np.ndarray | None = None
+    #: dates of those days, ``(n, H)`` ``datetime64[ns]``, NaT where unavailable
+    future_date: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -61,8 +66,22 @@ class Windows:
         kw = {k: getattr(self, k)[mask] for k in (
             "counts", "age_days", "category_id", "comments_disabled", "ratings_disabled", "y",
             "video_id", "run_id", "target_date")}
-        day = None if self.target_day is None else self.target_day[mask]
-        return Windows(**kw, excluded_views_decrease=0, target_day=day)
+        opt = {k: None if getattr(self, k) is None else getattr(self, k)[mask]
+               for k in ("target_day", "future", "future_date")}
+        return Windows(**kw, excluded_views_decrease=0, **opt)
+
+    @property
+    def max_horizon(self) -> int:
+        """The furthest horizon these windows carry targets for (1 without ``future``)."""
+        return 1 if self.future is None else int(self.future.shape[1])
+
+    def horizon_target(self, h: int) -> np.ndarray:
+        """Views of the target day of horizon ``h`` (``y`` for ``h == 1``), NaN if unavailable."""
+        if h == 1:
+            return np.asarray(self.y, dtype=np.float64)
+        if self.future is None or h > self.future.shape[1]:
+            raise ValueError(f"these windows carry no targets for horizon {h}")
+        return self.future[:, h - 1]
 
     def frame(self) -> pd.DataFrame:
         """A small table: video, target date, last input views and target views."""
@@ -70,10 +89,13 @@ class Windows:
                              "views_day7": self.views[:, -1], "views_day8": self.y})
 
 
-def make_windows(frame: pd.DataFrame, window: int = 7) -> Windows:
+def make_windows(frame: pd.DataFrame, window: int = 7, max_horizon: int = 1) -> Windows:
     """Every (window + 1)-day stretch of a run, stride 1, as arrays.
 
-    ``frame`` is the output of :func:`ytlstm.data.add_runs` (sorted by video and date).
+    ``frame`` is the output of :func:`ytlstm.data.add_runs` (sorted by video and date). With
+    ``max_horizon`` H > 1 each window also carries ``future``: the views of the H days after
+    its inputs while its run goes on and views do not fall (horizon h needs window + h
+    consecutive days; a fall on a later day ends the window's future there).
     """
     day = frame["day_in_run"].to_numpy()
     targets = np.flatnonzero(day >= window)
@@ -87,6 +109,22 @@ def make_windows(frame: pd.DataFrame, window: int = 7) -> Windows:
     publish = frame["publish_time"].dt.tz_localize(None).dt.normalize().to_numpy()
     age = (dates - publish).astype("timedelta64[D]").astype(np.float64)
     last = keep_i[:, -1]
+    future = future_date = None
+    if max_horizon > 1:
+        run = frame["run_id"].to_numpy()
+        n_rows = len(frame)
+        future = np.full((len(keep_t), max_horizon), np.nan)
+        future_date = np.full((len(keep_t), max_horizon), np.datetime64("NaT"), "datetime64[ns]")
+        future[:, 0] = counts[keep_t, 0]
+        future_date[:, 0] = dates[keep_t]
+        alive = np.ones(len(keep_t), bool)
+        for h in range(2, max_horizon + 1):
+            rows = keep_t + h - 1
+            ok = rows < n_rows
+            rows_c = np.where(ok, rows, 0)
+            alive &= ok & (run[rows_c] == run[keep_t]) & ~dec[rows_c]
+            future[alive, h - 1] = counts[rows_c[alive], 0]
+            future_date[alive, h - 1] = dates[rows_c[alive]]
     return Windows(
         counts=counts[keep_i],
         age_days=np.clip(age[keep_i], 0, None),
@@ -99,6 +137,7 @@ def make_windows(frame: pd.DataFrame, window: int = 7) -> Windows:
         target_date=dates[keep_t],
         excluded_views_decrease=int(has_fall.sum()),
         target_day=day[keep_t].astype(np.int64) + 1,
+        future=future, future_date=future_date,
     )
 
 
@@ -189,14 +228,17 @@ class FeatureTransform:
     The views channels come first in both, so a univariate network's input weights map onto
     the first rows of a multivariate network's (see :mod:`ytlstm.transfer`).
     Standardisation, the category encoder and the target scale are fitted by :meth:`fit`
-    on training windows only.
+    on training windows only. With ``horizons`` H > 1 the target has one column per horizon
+    ``h = 1..H`` (the log views of day ``window + h`` minus day 7's, or minus the drift
+    forecast extended ``h`` days), each scaled on its own available training targets.
     """
 
     multivariate: bool = False
     target_kind: str = "growth"      # "growth" (from day 7) or "drift" (from the drift forecast)
+    horizons: int = 1                # targets: horizons 1..horizons (one column each when > 1)
     x_scaler: StandardScaler | None = None
-    y_mean: float = 0.0
-    y_std: float = 1.0
+    y_mean: float | np.ndarray = 0.0
+    y_std: float | np.ndarray = 1.0
     encoder: OneHotEncoder | None = None
     n_scaled: int = 0
 
@@ -215,16 +257,27 @@ class FeatureTransform:
         return np.concatenate([cat, flags], axis=1)
 
     def reference(self, w: Windows) -> np.ndarray:
-        """The log forecast the model corrects: day 7's views, or the drift forecast."""
+        """The log forecast the model corrects: day 7's views, or the drift forecast
+        (``(n,)``; ``(n, horizons)`` for several horizons: drift extended ``h`` days)."""
         v = w.views
+        if self.target_kind not in ("growth", "drift"):
+            raise ValueError(f"unknown target_kind {self.target_kind!r}; expected growth or drift")
+        if self.horizons > 1:
+            h = np.arange(1, self.horizons + 1)[None, :]
+            step = np.maximum(v[:, -1] - v[:, -2], 0.0)[:, None]
+            if self.target_kind == "growth":
+                step = 0.0 * step
+            return np.log1p(v[:, -1:] + h * step)
         if self.target_kind == "growth":
             return np.log1p(v[:, -1])
-        if self.target_kind == "drift":
-            return np.log1p(np.maximum(2 * v[:, -1] - v[:, -2], v[:, -1]))
-        raise ValueError(f"unknown target_kind {self.target_kind!r}; expected growth or drift")
+        return np.log1p(np.maximum(2 * v[:, -1] - v[:, -2], v[:, -1]))
 
     def target(self, w: Windows) -> np.ndarray:
-        """Log of day 8's views minus the reference (log growth, or log ratio to drift)."""
+        """Log of the target day's views minus the reference (log growth, or log ratio to
+        drift); ``(n, horizons)`` with NaN where a horizon's target is unavailable."""
+        if self.horizons > 1:
+            fut = np.column_stack([w.horizon_target(h) for h in range(1, self.horizons + 1)])
+            return np.log1p(fut) - self.reference(w)
         return np.log1p(w.y) - self.reference(w)
 
     def fit(self, w: Windows) -> "FeatureTransform":
@@ -232,7 +285,12 @@ class FeatureTransform:
         self.n_scaled = ch.shape[-1]
         self.x_scaler = StandardScaler().fit(ch.reshape(-1, self.n_scaled))
         t = self.target(w)
-        self.y_mean, self.y_std = float(t.mean()), float(t.std() or 1.0)
+        if self.horizons > 1:
+            std = np.nanstd(t, axis=0)
+            self.y_mean = np.nanmean(t, axis=0)
+            self.y_std = np.where(std > 0, std, 1.0)
+        else:
+            self.y_mean, self.y_std = float(t.mean()), float(t.std() or 1.0)
         if self.multivariate:
             self.encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False,
                                          dtype=np.float64).fit(w.category_id.reshape(-1, 1))
@@ -251,7 +309,12 @@ class FeatureTransform:
         return ((self.target(w) - self.y_mean) / self.y_std).astype(np.float32)
 
     def to_views(self, w: Windows, y_scaled: np.ndarray) -> np.ndarray:
-        """Scaled log-growth predictions -> views of the target day."""
+        """Scaled log-growth predictions -> views of the target day (``(n, horizons)`` for
+        several horizons)."""
+        if self.horizons > 1:
+            growth = (np.asarray(y_scaled, dtype=np.float64).reshape(len(w), self.horizons)
+                      * self.y_std + self.y_mean)
+            return np.expm1(self.reference(w) + growth)
         growth = np.asarray(y_scaled, dtype=np.float64).reshape(-1) * self.y_std + self.y_mean
         return np.expm1(self.reference(w) + growth)
 
