@@ -175,10 +175,10 @@ def test_get_params_round_trip(make):
 
 
 def test_get_params_names_the_constructor_arguments():
-    assert Drift().get_params() == {"k": 1, "stat": "mean", "damping": 1.0}
+    assert Drift().get_params() == {"k": 1, "stat": "mean", "damping": 1.0, "horizon": 1}
     assert LinearAR().get_params() == {"target": "growth", "inputs": "univariate",
-                                       "loss": "squared"}
+                                       "loss": "squared", "horizon": 1}
     assert set(GradientBoosting().get_params()) == {
         "target", "loss", "max_leaf_nodes", "learning_rate", "max_iter", "n_iter_no_change",
-        "seed"}
-    assert Naive().get_params() == {}
+        "seed", "horizon"}
+    assert Naive().get_params() == {"horizon": 1}

@@ -3,7 +3,9 @@
 Every forecaster here and in :mod:`ytlstm.families` follows one interface, in scikit-learn's
 style: hyperparameters in the constructor (readable with :meth:`Forecaster.get_params`),
 ``fit(train, validation=None)`` on :class:`~ytlstm.windows.Windows`, and ``predict(windows)``
-returning views of the target day. Fitted attributes end in ``_``.
+returning views of the target day. Fitted attributes end in ``_``. ``horizon`` (default 1)
+makes a forecaster forecast day ``7 + horizon`` (direct: fitted on that horizon's targets; give
+it windows that have one, see :meth:`~ytlstm.windows.Windows.horizon_target`).
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ class Forecaster:
 
 
 class Naive(Forecaster):
-    """Persistence: tomorrow's views are today's, ``y8 = y7``."""
+    """Persistence: tomorrow's views are today's, ``y8 = y7`` (and ``y_{7+h} = y7``)."""
 
     name = "naive"
+
+    def __init__(self, horizon: int = 1) -> None:
+        self.horizon = horizon
 
     def predict(self, windows: Windows) -> np.ndarray:
         return windows.views[:, -1].astype(np.float64)
@@ -67,15 +72,18 @@ class Drift(Forecaster):
 
     ``stat`` is the mean or the median of the last ``k`` increments of views; ``k=1`` with
     ``damping=1`` is the classic drift ``y8 = y7 + (y7 - y6)``. Views never fall inside a
-    window, so every increment is non-negative and so is the forecast increment.
+    window, so every increment is non-negative and so is the forecast increment. At horizon
+    ``h`` the damped trend is extended: ``y_{7+h} = y7 + stat * sum_{j=1..h} damping**j``.
     """
 
     name = "drift"
 
-    def __init__(self, k: int = 1, stat: str = "mean", damping: float = 1.0) -> None:
+    def __init__(self, k: int = 1, stat: str = "mean", damping: float = 1.0,
+                 horizon: int = 1) -> None:
         self.k = k
         self.stat = stat
         self.damping = damping
+        self.horizon = horizon
 
     def predict(self, windows: Windows) -> np.ndarray:
         v = np.asarray(windows.views, dtype=np.float64)
@@ -87,7 +95,10 @@ class Drift(Forecaster):
             step = np.median(inc, axis=1)
         else:
             raise ValueError(f"unknown drift stat {self.stat!r}; expected mean or median")
-        return v[:, -1] + float(self.damping) * step
+        if int(self.horizon) == 1:
+            return v[:, -1] + float(self.damping) * step
+        factor = sum(float(self.damping) ** j for j in range(1, int(self.horizon) + 1))
+        return v[:, -1] + factor * step
 
 
 class SzaboHuberman(Forecaster):
@@ -95,13 +106,16 @@ class SzaboHuberman(Forecaster):
 
     ``alpha`` minimises the mean relative squared error on training windows, the form used
     by Pinto, Almeida & Goncalves (2013): ``alpha = sum(r) / sum(r**2)`` with
-    ``r = y7 / y8``.
+    ``r = y7 / y8``; at horizon ``h``, ``y_{7+h} = alpha_h * y7`` with its own factor.
     """
 
     name = "szabo_huberman"
 
+    def __init__(self, horizon: int = 1) -> None:
+        self.horizon = horizon
+
     def fit(self, train: Windows, validation: Windows | None = None) -> "SzaboHuberman":
-        r = train.views[:, -1] / train.y
+        r = train.views[:, -1] / train.horizon_target(int(self.horizon))
         self.alpha_ = float(np.sum(r) / np.sum(r * r))
         return self
 
@@ -121,10 +135,11 @@ class LinearAR(Forecaster):
     name = "linear_ar"
 
     def __init__(self, target: str = "growth", inputs: str = "univariate",
-                 loss: str = "squared") -> None:
+                 loss: str = "squared", horizon: int = 1) -> None:
         self.target = target
         self.inputs = inputs
         self.loss = loss
+        self.horizon = horizon
 
     def _x(self, w: Windows) -> np.ndarray:
         return flat_features(self.transform_, w)
@@ -132,7 +147,8 @@ class LinearAR(Forecaster):
     def fit(self, train: Windows, validation: Windows | None = None) -> "LinearAR":
         if self.loss not in BASELINE_LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {BASELINE_LOSSES}")
-        self.transform_ = FeatureTransform(self.inputs == "multivariate", self.target).fit(train)
+        self.transform_ = FeatureTransform(self.inputs == "multivariate", self.target,
+                                           horizon=int(self.horizon)).fit(train)
         x, y = self._x(train), self.transform_.transform_y(train).astype(np.float64)
         self.keep_ = np.flatnonzero(x.std(axis=0) > 0)      # e.g. day 7's relative channel
         sw = scale_weights(train, train) if self.loss == "absolute_scaled" else None
@@ -210,7 +226,7 @@ class GradientBoosting(Forecaster):
 
     def __init__(self, target: str = "growth", loss: str = "absolute", max_leaf_nodes: int = 31,
                  learning_rate: float = 0.05, max_iter: int = 1000, n_iter_no_change: int = 20,
-                 seed: int = 0) -> None:
+                 seed: int = 0, horizon: int = 1) -> None:
         self.target = target
         self.loss = loss
         self.max_leaf_nodes = max_leaf_nodes
@@ -218,6 +234,7 @@ class GradientBoosting(Forecaster):
         self.max_iter = max_iter
         self.n_iter_no_change = n_iter_no_change
         self.seed = seed
+        self.horizon = horizon
 
     def _x(self, w: Windows) -> np.ndarray:
         return bin_codes(flat_features(self.transform_, w), self.bin_edges_)
@@ -227,7 +244,7 @@ class GradientBoosting(Forecaster):
             raise ValueError("GradientBoosting.fit needs validation windows for early stopping")
         if self.loss not in BASELINE_LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {BASELINE_LOSSES}")
-        self.transform_ = FeatureTransform(True, self.target).fit(train)
+        self.transform_ = FeatureTransform(True, self.target, horizon=int(self.horizon)).fit(train)
         self.bin_edges_ = bin_edges(flat_features(self.transform_, train))
         scaled = self.loss == "absolute_scaled"
         sw = scale_weights(train, train) if scaled else None

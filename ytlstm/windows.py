@@ -230,12 +230,15 @@ class FeatureTransform:
     Standardisation, the category encoder and the target scale are fitted by :meth:`fit`
     on training windows only. With ``horizons`` H > 1 the target has one column per horizon
     ``h = 1..H`` (the log views of day ``window + h`` minus day 7's, or minus the drift
-    forecast extended ``h`` days), each scaled on its own available training targets.
+    forecast extended ``h`` days), each scaled on its own available training targets; with
+    ``horizon`` h > 1 (and one column) the single target is that of horizon h (fit it on
+    windows that have one).
     """
 
     multivariate: bool = False
     target_kind: str = "growth"      # "growth" (from day 7) or "drift" (from the drift forecast)
     horizons: int = 1                # targets: horizons 1..horizons (one column each when > 1)
+    horizon: int = 1                 # with one target column: its horizon (day window + horizon)
     x_scaler: StandardScaler | None = None
     y_mean: float | np.ndarray = 0.0
     y_std: float | np.ndarray = 1.0
@@ -262,12 +265,14 @@ class FeatureTransform:
         v = w.views
         if self.target_kind not in ("growth", "drift"):
             raise ValueError(f"unknown target_kind {self.target_kind!r}; expected growth or drift")
-        if self.horizons > 1:
-            h = np.arange(1, self.horizons + 1)[None, :]
+        if self.horizons > 1 or self.horizon > 1:
+            h = (np.arange(1, self.horizons + 1) if self.horizons > 1
+                 else np.array([self.horizon]))[None, :]
             step = np.maximum(v[:, -1] - v[:, -2], 0.0)[:, None]
             if self.target_kind == "growth":
                 step = 0.0 * step
-            return np.log1p(v[:, -1:] + h * step)
+            ref = np.log1p(v[:, -1:] + h * step)
+            return ref if self.horizons > 1 else ref[:, 0]
         if self.target_kind == "growth":
             return np.log1p(v[:, -1])
         return np.log1p(np.maximum(2 * v[:, -1] - v[:, -2], v[:, -1]))
@@ -278,7 +283,7 @@ class FeatureTransform:
         if self.horizons > 1:
             fut = np.column_stack([w.horizon_target(h) for h in range(1, self.horizons + 1)])
             return np.log1p(fut) - self.reference(w)
-        return np.log1p(w.y) - self.reference(w)
+        return np.log1p(w.horizon_target(self.horizon)) - self.reference(w)
 
     def fit(self, w: Windows) -> "FeatureTransform":
         ch = self._channels(w)
