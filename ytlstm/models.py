@@ -40,13 +40,14 @@ def _keras():
 
 
 def build_lstm(n_steps: int, n_features: int, units: int = 32, dropout: float = 0.0,
-               learning_rate: float = 1e-3, loss: str = "mse"):
-    """A compiled ``Input -> LSTM(units) -> Dense(1)`` network."""
+               learning_rate: float = 1e-3, loss: str = "mse", n_outputs: int = 1):
+    """A compiled ``Input -> LSTM(units) -> Dense(n_outputs)`` network (one output per
+    forecast horizon; one by default)."""
     keras = _keras()
     model = keras.Sequential([
         keras.Input(shape=(n_steps, n_features)),
         keras.layers.LSTM(units, dropout=dropout, name="lstm"),
-        keras.layers.Dense(1, name="out"),
+        keras.layers.Dense(n_outputs, name="out"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     return model
