@@ -32,8 +32,7 @@ ORIGINS = tuple(f"origin {b}" for b in range(1, CONFIG.n_origins + 1))
 LEARNED = ("drift", "linear_ar", "gbm", "lstm_univariate", "lstm_multivariate")
 MODELS = set(BASELINES) | set(LSTM_FAMILIES)
 UPSTREAM = ("data", "windows")
-MODEL_STAGES = ("tuning_chronological", *(o.replace(" ", "_") for o in ORIGINS), "tuning_video",
-                "video", "importance")
+MODEL_STAGES = ("tuning", "origins", "importance", "horizons")
 SPLITS = ("train", "validation", "test", "video_test")
 
 
@@ -73,7 +72,8 @@ def test_results_folder_holds_the_v2_tables(runs):
                  "metrics_by_origin.csv", "paired_test.csv", "tuning.csv", "chosen.csv",
                  "origins.csv", "intervals_test.csv", "intervals_video_test.csv",
                  "concentration.csv", "by_period.csv", "by_run_day.csv", "transfer_test.csv",
-                 "cluster_tests.csv", "split.csv"):
+                 "cluster_tests.csv", "split.csv", "metrics_by_horizon.csv",
+                 "intervals_coverage.csv", "horizon_tests.csv"):
         assert (root / name).is_file(), name
 
 
@@ -103,8 +103,8 @@ def test_metrics_csv_has_every_model_and_split(runs, tables):
 
 def test_metrics_csv_agrees_with_the_predictions_table(tables):
     pred, m = tables["pred"], tables["metrics"]
-    assert list(pred.columns[:9]) == ["model", "split", "origin", "window", "video_id",
-                                      "target_date", "run_day", "y_true", "y_pred"]
+    assert list(pred.columns[:10]) == ["model", "split", "origin", "window", "horizon",
+                                       "video_id", "target_date", "run_day", "y_true", "y_pred"]
     p = pred[pred["split"].isin(SPLITS)]
     p = p[(p["split"] != "validation") | (p["origin"] == "origin 1")]   # where choices are made
     p = p.assign(abs_err=(p["y_true"] - p["y_pred"]).abs())
@@ -249,3 +249,67 @@ def test_ensemble_rows_are_the_mean_log_of_the_seed_rows(runs):
     joined = pred.set_index(key).join(mean_log, how="inner")
     assert len(joined) == len(mean_log)
     np.testing.assert_allclose(joined["y_pred"], np.expm1(joined["mean"]), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- horizons
+
+def test_horizon_tables_agree_with_the_predictions_table(runs, tables):
+    root, first = runs[0], runs[1]
+    pred = tables["pred"]
+    hz = first.horizons
+    assert hz is not None and hz.horizons >= 2
+    mh = pd.read_csv(root / "results1" / "metrics_by_horizon.csv")
+    assert list(mh.columns[:5]) == ["model", "horizon", "n_windows", "mae", "rel_mae"]
+    assert sorted(mh["horizon"].unique()) == list(range(1, hz.horizons + 1))
+    t = pred[pred["split"] == "horizon_test"].assign(e=lambda d: (d["y_true"] - d["y_pred"]).abs())
+    again = t.groupby(["model", "horizon"])["e"].agg(["mean", "size"])
+    got = mh.set_index(["model", "horizon"])
+    np.testing.assert_allclose(got["mae"], again.loc[got.index, "mean"], rtol=1e-9)
+    np.testing.assert_array_equal(got["n_windows"], again.loc[got.index, "size"])
+    # fewer windows further out, and naive is the reference at every horizon
+    n = mh[mh["model"] == "naive"].sort_values("horizon")["n_windows"].to_numpy()
+    assert np.all(np.diff(n) <= 0)
+    np.testing.assert_allclose(mh.loc[mh["model"] == "naive", "rel_mae"], 1.0)
+    # at horizon 1 the baselines of the horizon study are the day-8 baselines
+    day8 = pred[pred["split"] == "test"].set_index(["model", "window"])["y_pred"]
+    h1 = pred[(pred["split"] == "horizon_test") & (pred["horizon"] == 1)
+              & pred["model"].isin(["naive", "drift", "linear_ar", "gbm"])]
+    np.testing.assert_allclose(h1["y_pred"], day8.loc[list(zip(h1["model"], h1["window"]))],
+                               rtol=1e-9)
+    # every horizon target lies h-1 days after the day-8 date of its window
+    w = first.windows
+    for h in range(2, hz.horizons + 1):
+        rows = t[(t["horizon"] == h) & (t["model"] == "naive")]
+        lag = (rows["target_date"].to_numpy() - w.target_date[rows["window"]].astype("datetime64[ns]"))
+        assert np.all(lag == np.timedelta64(h - 1, "D"))
+
+
+def test_no_horizon_model_is_fitted_on_a_target_of_its_test_block(runs, tables):
+    first = runs[1]
+    pred = tables["pred"]
+    v = pred[pred["split"] == "horizon_validation"]
+    for o in first.chronological_origins:
+        rows = v[v["origin"] == o.name]
+        assert (rows["target_date"] < pd.Timestamp(o.info["test_first"])).all()
+
+
+def test_interval_coverage_is_computed_from_the_bounds(runs, tables):
+    root = runs[0]
+    pred = tables["pred"]
+    cov = pd.read_csv(root / "results1" / "intervals_coverage.csv")
+    assert list(cov.columns) == ["model", "horizon", "level", "coverage", "mean_width",
+                                 "interval_score", "n_windows"]
+    t = pred[pred["split"] == "horizon_test"]
+    for lv, tag in ((0.8, "80"), (0.95, "95")):
+        inside = (t["y_true"] >= t[f"lower_{tag}"]) & (t["y_true"] <= t[f"upper_{tag}"])
+        again = inside.groupby([t["model"], t["horizon"]]).mean()
+        got = cov[cov["level"] == lv].set_index(["model", "horizon"])["coverage"]
+        np.testing.assert_allclose(got, again.loc[got.index], rtol=1e-12)
+        # never below day 7's views (views do not fall inside a window)
+        day7 = runs[1].windows.views[t["window"].to_numpy(), -1]
+        assert (t[f"lower_{tag}"].to_numpy() >= day7).all()
+        assert (t[f"upper_{tag}"] >= t[f"lower_{tag}"]).all()
+    # the wider level is never narrower
+    w80 = cov[cov["level"] == 0.8].set_index(["model", "horizon"])["mean_width"]
+    w95 = cov[cov["level"] == 0.95].set_index(["model", "horizon"])["mean_width"]
+    assert (w95 >= w80 - 1e-9).all()

@@ -36,24 +36,26 @@ def permutation_importance(result, windows: Windows, train_idx: np.ndarray, eval
     names = transform.channel_names
     rng = np.random.default_rng(seed)
     perms = [rng.permutation(len(ev)) for _ in range(repeats)]
+    groups = [(g, [i for i, n in enumerate(names) if n.startswith(prefixes)])
+              for g, prefixes in GROUPS.items()]
+    # every permuted copy of the inputs, stacked, so each network predicts once
+    copies = [x]
+    for _, cols in groups:
+        for p in perms:
+            xp = x.copy()
+            xp[:, :, cols] = x[p][:, :, cols]
+            copies.append(xp)
+    stacked = np.concatenate(copies)
+    model = build_lstm(config.window, transform.n_channels, config.units, config.dropout,
+                       config.learning_rate, config.loss)
     rows = []
     for run in result.runs:
-        model = build_lstm(config.window, transform.n_channels, config.units, config.dropout,
-                           config.learning_rate, config.loss)
         model.set_weights(run.weights)
-
-        def mae_of(xx: np.ndarray) -> float:
-            p = transform.to_views(ev, model.predict(xx, batch_size=4096, verbose=0))
-            return float(np.mean(np.abs(ev.y - p)))
-
-        base = mae_of(x)
-        for group, prefixes in GROUPS.items():
-            cols = [i for i, n in enumerate(names) if n.startswith(prefixes)]
-            incr = []
-            for p in perms:
-                xp = x.copy()
-                xp[:, :, cols] = x[p][:, :, cols]
-                incr.append(mae_of(xp) / base - 1)
+        raw = model.predict(stacked, batch_size=4096, verbose=0).reshape(len(copies), len(ev))
+        maes = [float(np.mean(np.abs(ev.y - transform.to_views(ev, r)))) for r in raw]
+        base = maes[0]
+        for j, (group, _) in enumerate(groups):
+            incr = [m / base - 1 for m in maes[1 + j * repeats:1 + (j + 1) * repeats]]
             rows.append({"seed": run.seed, "group": group, "mae_increase": float(np.mean(incr))})
     df = pd.DataFrame(rows)
     out = df.groupby("group", sort=False)["mae_increase"].agg(["mean", "std"]).reset_index()

@@ -17,6 +17,8 @@ MODEL_LABELS = {
     "lstm_cluster": "LSTM per cluster",
     "lstm_transfer": "LSTM multivariate, transfer",
     "lstm_random_start": "LSTM multivariate, random start (transfer's control)",
+    "lstm_univariate_h": "LSTM univariate, horizons 1-7",
+    "lstm_transfer_h": "LSTM multivariate, transfer, horizons 1-7",
 }
 #: The baselines, among which the best baseline is chosen on validation.
 BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")

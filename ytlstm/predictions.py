@@ -4,8 +4,12 @@
 Splits: ``test`` (each chronological block forecast by the models of its own origin),
 ``validation`` (each origin's models on its own early-stopping windows; the first origin's are
 where every choice is made), ``train`` (the first origin's models on its training windows) and
-``video_test`` and ``video_validation`` (the split by video). Every metric, table, test and figure is
-computed from this table (:mod:`ytlstm.report`).
+``video_test`` and ``video_validation`` (the split by video). These rows forecast day 8
+(``horizon`` 1). The horizon study (:mod:`ytlstm.horizons`) adds ``horizon_test`` and
+``horizon_validation`` rows, one per model, origin, window and horizon 1..7, with the bounds of
+its forecast intervals (``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``; empty on the
+day-8 rows). Every metric, table, test and figure is computed from this table
+(:mod:`ytlstm.report`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-COLUMNS = ("model", "split", "origin", "window", "video_id", "target_date", "run_day", "y_true",
-           "y_pred")
+COLUMNS = ("model", "split", "origin", "window", "horizon", "video_id", "target_date", "run_day",
+           "y_true", "y_pred")
 
 
 def _rows(study, origin, split: str, idx: np.ndarray, seeds: bool) -> list[pd.DataFrame]:
@@ -39,7 +43,8 @@ def _seeds(study, fitted) -> list[int]:
 
 
 def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
-    """The long table of forecasts (seed ensembles; ``seeds=True``: one row per seed)."""
+    """The long table of forecasts (seed ensembles; ``seeds=True``: one row per seed of the
+    day-8 networks)."""
     frames: list[pd.DataFrame] = []
     chrono = study.chronological_origins
     for o in chrono:
@@ -53,16 +58,24 @@ def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
             frames += _rows(study, o, "video_test", o.test, seeds)
             frames += _rows(study, o, "video_validation", o.validation, seeds)
     df = pd.concat(frames, ignore_index=True)
+    df.insert(4, "horizon", 1)
+    hz = getattr(study, "horizons", None)
+    if hz is not None and not seeds:
+        df = pd.concat([df, hz.table[[c for c in hz.table.columns]]], ignore_index=True)
     df["target_date"] = pd.to_datetime(df["target_date"])
     return df
 
 
-def wide(pred: pd.DataFrame, split: str, origin: str | None = None) -> pd.DataFrame:
-    """One split (of one origin) as a wide table: one row per window, one column per model."""
+def wide(pred: pd.DataFrame, split: str, origin: str | None = None,
+         horizon: int | None = None, values: str = "y_pred") -> pd.DataFrame:
+    """One split (of one origin, at one horizon) as a wide table: one row per window, one
+    column per model (``values``: the forecast, or e.g. an interval bound)."""
     p = pred[pred["split"] == split]
+    if horizon is not None:
+        p = p[p["horizon"] == horizon]
     if origin is not None:
         p = p[p["origin"] == origin]
     facts = p.drop_duplicates("window").set_index("window")[
         ["origin", "video_id", "target_date", "run_day", "y_true"]]
-    models = p.pivot(index="window", columns="model", values="y_pred")
+    models = p.pivot(index="window", columns="model", values=values)
     return facts.join(models).sort_values(["target_date", "video_id"])

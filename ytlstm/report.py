@@ -398,6 +398,112 @@ def transfer_test(study, pred: pd.DataFrame) -> pd.DataFrame:
                                    cfg.bootstrap_seed)])
 
 
+# --------------------------------------------------------------------------- horizons
+
+def horizon_splits(pred: pd.DataFrame) -> list[int]:
+    """The horizons of the horizon study in the table (empty without it)."""
+    return sorted(pred.loc[pred["split"] == "horizon_test", "horizon"].unique().tolist())
+
+
+def horizon_validation_scores(pred: pd.DataFrame) -> pd.DataFrame:
+    """Each horizon model's relative MAE (against naive) per horizon on the first origin's
+    validation windows, and the mean over horizons (the score every choice at horizons uses)."""
+    origin = first_origin(pred)
+    rows = {}
+    for h in horizon_splits(pred):
+        wt = wide(pred, "horizon_validation", origin, horizon=h)
+        base = mae(wt["y_true"], wt["naive"])
+        rows[f"h{h}"] = {m: mae(wt["y_true"], wt[m]) / base for m in _models(wt)}
+    out = pd.DataFrame(rows)
+    out["mean"] = out.mean(axis=1)
+    return out
+
+
+def best_at_horizons(pred: pd.DataFrame) -> dict[str, str]:
+    """The best baseline and the best LSTM of the horizon study, each by the mean over
+    horizons of the validation relative MAE (first origin)."""
+    s = horizon_validation_scores(pred)["mean"]
+    bases = [m for m in s.index if m in BASELINES]
+    lstms = [m for m in s.index if m not in BASELINES]
+    return {"baseline": min(bases, key=lambda m: (s[m], m)),
+            "lstm": min(lstms, key=lambda m: (s[m], m))}
+
+
+def metrics_by_horizon(pred: pd.DataFrame) -> pd.DataFrame:
+    """``model, horizon, n_windows, mae, rel_mae, rmse`` on the test windows of every horizon,
+    pooled over the origins (relative MAE against naive at the same horizon)."""
+    rows = []
+    for h in horizon_splits(pred):
+        wt = wide(pred, "horizon_test", horizon=h)
+        y, naive = wt["y_true"].to_numpy(), wt["naive"].to_numpy()
+        for m in order(_models(wt)):
+            pm = point_metrics(y, wt[m].to_numpy(), naive)
+            rows.append({"model": m, "horizon": h, "n_windows": len(wt), "mae": pm["mae"],
+                         "rel_mae": pm["rel_mae"], "rmse": pm["rmse"]})
+    return pd.DataFrame(rows)
+
+
+def horizon_tests(pred: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
+    """At every horizon, the best LSTM against the best baseline of the horizon study (both
+    chosen on validation) by the primary two-way bootstrap test; Holm-adjusted over horizons."""
+    best = best_at_horizons(pred)
+    rows = []
+    for h in horizon_splits(pred):
+        wt = wide(pred, "horizon_test", horizon=h)
+        rs = Resampler(wt, reps, seed + h)
+        t = rs.test(best["lstm"], best["baseline"])
+        ml, mb = rs.abs_err(best["lstm"]).mean(), rs.abs_err(best["baseline"]).mean()
+        s_l, s_b = rs.sums(best["lstm"]), rs.sums(best["baseline"])
+        rows.append({"horizon": h, "lstm": best["lstm"], "baseline": best["baseline"],
+                     "n_windows": len(wt), "n_videos": int(wt["video_id"].nunique()),
+                     "mae_lstm": ml, "mae_baseline": mb, "ratio": ml / mb,
+                     "ratio_lo": np.percentile(s_l / s_b, 2.5),
+                     "ratio_hi": np.percentile(s_l / s_b, 97.5),
+                     "mae_diff": t["mean_diff"], "diff_lo": t["diff_lo"], "diff_hi": t["diff_hi"],
+                     "p_value": t["p_value"], "lstm_better": bool(ml < mb)})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = holm(out["p_value"].tolist())
+    return out
+
+
+def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> np.ndarray:
+    """The interval (Winkler) score of each forecast: width plus ``2/alpha`` times the miss."""
+    a = 1.0 - level
+    return ((upper - lower) + (2 / a) * np.maximum(lower - y, 0.0)
+            + (2 / a) * np.maximum(y - upper, 0.0))
+
+
+def intervals_coverage(pred: pd.DataFrame, levels=(0.8, 0.95)) -> pd.DataFrame:
+    """``model, horizon, level, coverage, mean_width, interval_score, n_windows`` of the
+    forecast intervals on the test windows, pooled over the origins."""
+    p = pred[pred["split"] == "horizon_test"]
+    rows = []
+    for (m, h), g in p.groupby(["model", "horizon"], sort=False):
+        y = g["y_true"].to_numpy()
+        for lv in levels:
+            tag = f"{round(100 * lv):d}"
+            lo, hi = g[f"lower_{tag}"].to_numpy(), g[f"upper_{tag}"].to_numpy()
+            rows.append({"model": m, "horizon": int(h), "level": lv,
+                         "coverage": float(np.mean((y >= lo) & (y <= hi))),
+                         "mean_width": float(np.mean(hi - lo)),
+                         "interval_score": float(np.mean(interval_score(y, lo, hi, lv))),
+                         "n_windows": len(g)})
+    out = pd.DataFrame(rows)
+    if not len(out):
+        return out
+    rank = {m: i for i, m in enumerate(order(out["model"].unique()))}
+    return out.sort_values(["model", "horizon", "level"], key=lambda c: c.map(rank)
+                           if c.name == "model" else c, ignore_index=True)
+
+
+def horizon_counts(pred: pd.DataFrame) -> pd.DataFrame:
+    """Windows per horizon and split of the horizon study (one model's rows)."""
+    p = pred[pred["split"].isin(["horizon_test", "horizon_validation"]) & (pred["model"] == "naive")]
+    return (p.groupby(["horizon", "split"]).size().unstack("split").reset_index()
+            .rename(columns={"horizon_test": "n_test", "horizon_validation": "n_validation"}))
+
+
 # --------------------------------------------------------------------------- writing
 
 def all_tables(study, pred: pd.DataFrame | None = None,
@@ -440,6 +546,16 @@ def all_tables(study, pred: pd.DataFrame | None = None,
                                                   study.windows, study.dataset.categories)
     if study.importance is not None:
         tables["importance"] = study.importance
+    hz = getattr(study, "horizons", None)
+    if hz is not None:
+        tables["metrics_by_horizon"] = metrics_by_horizon(pred)
+        tables["horizon_tests"] = horizon_tests(pred, reps, seed)
+        tables["intervals_coverage"] = intervals_coverage(pred, cfg.interval_levels)
+        tables["horizon_validation"] = (horizon_validation_scores(pred)
+                                        .rename_axis("model").reset_index())
+        tables["horizon_counts"] = horizon_counts(pred)
+        tables["horizon_form"] = hz.choice
+        tables["horizon_calibration"] = hz.calibration
     return tables
 
 

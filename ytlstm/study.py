@@ -1,11 +1,13 @@
 """The experiment runner (protocol v2): every stage of the study, cached on disk.
 
 ``run_study(config)`` returns a :class:`Study` holding everything the book shows. Stages:
-``data``, ``windows`` (windows, splits, rolling origins), ``tuning_chronological`` (every
-configuration of every tuned family on the validation dates before the first origin),
-``origin_1`` .. ``origin_B`` (every family refitted with its chosen configuration and
-forecasting its block), ``importance``, ``tuning_video`` and ``video`` (the split by video,
-tuned on its own validation videos). Each stage is cached by
+``data``, ``windows`` (windows, splits, rolling origins), ``tuning`` (every configuration of
+every tuned family, on the validation dates before the first origin and, for the split by
+video, on its own validation videos), ``origins`` (every family refitted with its chosen
+configuration at every origin, forecasting its block; the split by video is one more origin),
+``importance`` and ``horizons`` (horizons 1..``max_horizon`` and forecast intervals at every
+chronological origin, :mod:`ytlstm.horizons`). A stage's networks train as one batch of jobs
+(both designs' tuning together, every origin together), so the workers stay busy. Each stage is cached by
 :class:`~ytlstm.cache.ResultCache` under a key made of the configuration fields it reads, the
 package modules it runs and its upstream stages' keys (which carry the data's content hash),
 so a rebuild with nothing changed only loads pickles and an interrupted run resumes at the
@@ -34,6 +36,7 @@ GRID_FIELDS = ("units_grid", "loss_grid", "target_grid", "tuning_seeds", "drift_
                "drift_stat_grid", "drift_damping_grid", "linear_inputs_grid",
                "baseline_loss_grid", "gbm_leaves_grid", "gbm_max_iter", "gbm_learning_rate",
                "gbm_seed", "cluster_k_grid", "cluster_seed", "min_cluster_train_windows")
+HORIZON_FIELDS = ("max_horizon", "interval_levels")
 SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed", "n_origins", "max_horizon")
 #: The modules whose code the model stages run (the stage functions are in ``harness``; this
 #: module only wires and caches them, so editing it re-runs nothing).
@@ -54,6 +57,7 @@ class Study:
     chosen: dict[str, dict[str, dict]]         # design -> family -> configuration
     fits: dict[str, dict[str, Fitted]]         # origin name -> model -> Fitted
     importance: pd.DataFrame | None = None
+    horizons: Any = None                       # ytlstm.horizons.HorizonStudy
     break_date: pd.Timestamp | None = None
     timings: dict[str, float] = field(default_factory=dict)
     key: str = ""                              # hash of every stage's cache key
@@ -102,7 +106,7 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     ``study.timings`` holds, per stage, the seconds it took when it was computed (so a
     cached rebuild still reports the original training times).
     """
-    from ytlstm.harness import chosen_params, final_plan, fit_origin, importance_stage, tune
+    from ytlstm.harness import chosen_params, final_plan, fit_origins, importance_stage, tune_many
 
     config = config or StudyConfig()
     say = _progress(verbose)
@@ -143,28 +147,43 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     chosen: dict[str, dict[str, dict]] = {}
     fits: dict[str, dict[str, Fitted]] = {}
     keys: dict[str, str] = {}
-    for design in ("chronological", "video"):
-        first = next(o for o in origins if o.split == design)
-        ctx0 = Context(windows, first.train, first.validation, config, label=f"{design}")
-        (table, memo), k_tune = stage(f"tuning_{design}", params, MODEL_MODULES, [k_win],
-                                      lambda ctx0=ctx0: tune(ctx0, jobs, say))
-        tuning[design], chosen[design] = table, chosen_params(table)
-        say(f"  chosen ({design}): " + "; ".join(
-            f"{k} {v}" for k, v in chosen[design].items()))
-        plan = final_plan(chosen[design])
-        for o in (x for x in origins if x.split == design):
-            ctx = Context(windows, o.train, o.validation, config, label=o.name)
-            fits[o.name], keys[o.name] = stage(
-                o.name.replace(" ", "_"), params, MODEL_MODULES, [k_win, k_tune],
-                lambda ctx=ctx, o=o, memo=memo: fit_origin(plan, ctx, o, jobs, say, memo))
+    designs = ("chronological", "video")
+    firsts = {d: next(o for o in origins if o.split == d) for d in designs}
+    ctxs = [Context(windows, firsts[d].train, firsts[d].validation, config, label=d)
+            for d in designs]
+    # both designs' tuning networks in one batch, then every origin's (the workers stay busy)
+    tuned, k_tune = stage("tuning", params, MODEL_MODULES, [k_win],
+                          lambda: tune_many(ctxs, jobs, say))
+    memos = {}
+    for d, (table, memo) in zip(designs, tuned):
+        tuning[d], chosen[d], memos[d] = table, chosen_params(table), memo
+        say(f"  chosen ({d}): " + "; ".join(f"{k} {v}" for k, v in chosen[d].items()))
+    items = [(final_plan(chosen[o.split]),
+              Context(windows, o.train, o.validation, config, label=o.name), o, memos[o.split])
+             for o in origins]
+    fitted, k_origins = stage("origins", params, MODEL_MODULES, [k_win, k_tune],
+                              lambda: fit_origins(items, jobs, say))
+    for o, f in zip(origins, fitted):
+        fits[o.name], keys[o.name] = f, k_origins
     first = origins[0]
     importance, keys["importance"] = stage(
         "importance", params, MODEL_MODULES + ("importance",), [k_win, keys[first.name]],
         lambda: importance_stage(fits[first.name]["lstm_multivariate"], windows, first, config))
 
+    horizons = None
+    if config.max_horizon > 1:
+        from ytlstm.horizons import horizon_stage
+
+        chrono = [o for o in origins if o.split == "chronological"]
+        horizons, keys["horizons"] = stage(
+            "horizons", {**params, **config.subset(HORIZON_FIELDS)},
+            MODEL_MODULES + ("horizons",), [k_win, *(keys[o.name] for o in chrono)],
+            lambda: horizon_stage(windows, chrono, chosen["chronological"],
+                                  {o.name: fits[o.name] for o in chrono}, config, jobs, say))
+
     study = Study(config=config, dataset=dataset, windows=windows, splits=splits,
                   origins=origins, tuning=tuning, chosen=chosen, fits=fits,
-                  importance=importance, break_date=brk, timings=timings,
+                  importance=importance, horizons=horizons, break_date=brk, timings=timings,
                   key=make_key("study", {}, (), [k_data, k_win, *keys.values()]))
     study.cache_hits, study.cache_misses = list(cache.hits), list(cache.misses)
     timings["total_this_run"] = time.perf_counter() - t_all
