@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from test_models import CONFIG, growth_windows
-from ytlstm.training import Job, Task, plan_jobs, run_job, run_task, run_tasks
+from ytlstm.training import Job, Task, group_key, plan_jobs, run_job, run_task, run_tasks
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +98,143 @@ def test_plan_jobs_groups_seeds_and_feeds_every_worker(data):
     jobs = plan_jobs(tasks[:5], n_workers=2)
     assert sorted(len(j.tasks) for j in jobs) == [2, 3]
     assert len(plan_jobs(tasks[:5] * 4, n_workers=1, max_branches=8)) == 3
+
+
+# --------------------------------------------------------------------------- stacked configurations
+
+def _same_result(a, b):
+    np.testing.assert_array_equal(a.pred, b.pred, err_msg=a.label)
+    assert a.val_loss == b.val_loss and a.loss == b.loss, a.label
+    assert (a.best_epoch, a.epochs_run) == (b.best_epoch, b.epochs_run)
+    for p, q in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("multivariate,units", [(False, 4), (True, 8)])
+def test_configurations_stacked_in_a_job_equal_their_own_jobs(data, multivariate, units):
+    w, tr, va = data
+    cfg = CONFIG.replace(max_epochs=4, patience=1, learning_rate=3e-2)
+    tasks = [Task(f"{t} {loss} {wt} s{s}", multivariate, s, tr, va, units=units, target=t,
+                  loss=loss, weighting=wt)
+             for t in ("growth", "drift") for loss, wt in (("mse", "none"), ("mae", "none"),
+                                                           ("mae", "scale")) for s in (0, 1)]
+    assert len({group_key(t) for t in tasks}) == 1
+    together = run_job(Job(tasks, list(range(len(tasks)))), w, cfg)
+    for t, r in zip(tasks, together):
+        _same_result(r, run_task(t, w, cfg))
+    assert len({r.pred[0] for r in together}) == len(tasks)
+
+
+def test_inputs_are_the_same_for_every_target_kind(data):
+    from ytlstm.windows import FeatureTransform
+
+    w, tr, _ = data
+    for mv in (False, True):
+        a, b = (FeatureTransform(mv, k).fit(w.subset(tr)) for k in ("growth", "drift"))
+        np.testing.assert_array_equal(a.transform_x(w), b.transform_x(w))
+
+
+def test_a_job_refuses_tasks_of_other_inputs(data):
+    w, tr, va = data
+    a = Task("a", False, 0, tr, va, units=4)
+    for other in (Task("b", False, 1, tr, va, units=8), Task("c", True, 1, tr, va, units=4),
+                  Task("d", False, 1, tr[:-1], va, units=4),
+                  Task("e", False, 1, tr, va, units=4, horizons=2)):
+        assert group_key(other) != group_key(a)
+        with pytest.raises(ValueError, match="cannot be trained with"):
+            run_job(Job([a, other], [0, 1]), w, CONFIG.replace(max_epochs=1))
+
+
+# --------------------------------------------------------------------------- several horizons
+
+H = 3
+
+
+@pytest.fixture(scope="module")
+def horizon_data(data):
+    """The windows with ``future`` (days 8..7+H) and ``future_date``; some futures missing."""
+    from dataclasses import replace
+
+    w, tr, va = data
+    rng = np.random.default_rng(5)
+    growth = w.y / w.views[:, -1]
+    future = w.y[:, None] * growth[:, None] ** np.arange(H)[None, :]
+    dates = (w.target_date.astype("datetime64[ns]")[:, None]
+             + np.arange(H).astype("timedelta64[D]")[None, :])
+    gone = rng.random(len(w)) < 0.2                      # their runs end after day 8
+    future[gone, 1:] = np.nan
+    dates[gone, 1:] = np.datetime64("NaT")
+    return replace(w, future=np.round(future), future_date=dates), tr, va
+
+
+def test_several_horizons_predict_views_of_each_horizon(horizon_data):
+    from ytlstm.windows import FeatureTransform
+
+    w, tr, va = horizon_data
+    cfg = CONFIG.replace(max_epochs=3)
+    tasks = [Task(f"h s{s} {t}", False, s, tr, va, units=4, horizons=H, target=t)
+             for s, t in ((0, "drift"), (1, "growth"))]
+    out = run_job(Job(tasks, [0, 1]), w, cfg)
+    for t, r in zip(tasks, out):
+        assert r.pred.shape == (len(w), H) and np.all(np.isfinite(r.pred))
+        assert r.weights[3].shape == (4, H)
+        _same_result(r, run_task(t, w, cfg))
+        # the saved weights are those of a plain Keras network with H outputs
+        from ytlstm.models import build_lstm
+
+        tf_ = FeatureTransform(False, t.target, horizons=H).fit(w.subset(tr))
+        net = build_lstm(7, 3, 4, n_outputs=H)
+        net.set_weights(r.weights)
+        np.testing.assert_allclose(
+            tf_.to_views(w, net.predict(tf_.transform_x(w), verbose=0)), r.pred, rtol=1e-6)
+    one = run_task(Task("one", False, 0, tr, va, units=4), w, cfg)
+    assert one.pred.shape == (len(w),)
+
+
+def test_target_limits_mask_the_targets_past_them(horizon_data, monkeypatch):
+    """An output whose target date is not before the limit is trained on exactly as if its
+    target were missing (NaN)."""
+    from dataclasses import replace
+
+    w, tr, va = horizon_data
+    cfg = CONFIG.replace(max_epochs=3)
+    t_lim = w.target_date[tr].astype("datetime64[ns]").max() - np.timedelta64(1, "D")
+    v_lim = w.target_date[va].astype("datetime64[ns]").max()
+    limited = run_task(Task("lim", False, 0, tr, va, units=4, horizons=H,
+                            target_limits=(t_lim, v_lim), weighting="scale"), w, cfg)
+    future = w.future.copy()
+    fd = w.future_date
+    past = np.zeros(len(w), bool)
+    past[tr] = True
+    over = (np.where(past[:, None], fd >= t_lim, fd >= v_lim)) | np.isnat(fd)
+    assert 0 < over[tr].mean() < 1 and 0 < over[va].mean() < 1
+    future[over] = np.nan
+    # (horizon 1's target is y); the transform's scale of the training targets must stay
+    # that of the original windows, so it is fitted on them
+    from ytlstm.windows import FeatureTransform
+
+    fit, originals = FeatureTransform.fit, w.subset(tr)
+    monkeypatch.setattr(FeatureTransform, "fit", lambda self, _: fit(self, originals))
+    masked = replace(w, future=future, y=np.where(over[:, 0], np.nan, w.y))
+    nan = run_task(Task("nan", False, 0, tr, va, units=4, horizons=H, weighting="scale"),
+                   masked, cfg)
+    nan_one = run_task(Task("nan1", False, 0, tr, va, units=4), masked, cfg)
+    monkeypatch.undo()
+    # with a single output the limit masks whole windows
+    one = run_task(Task("one", False, 0, tr, va, units=4, target_limits=(t_lim, v_lim)), w, cfg)
+    for a, b in ((limited, nan), (one, nan_one)):
+        assert a.val_loss == b.val_loss and a.loss == b.loss
+        for p, q in zip(a.weights, b.weights):
+            np.testing.assert_array_equal(p, q)
+    assert one.loss != run_task(Task("all", False, 0, tr, va, units=4), w, cfg).loss
+
+
+def test_transfer_of_several_outputs(horizon_data):
+    w, tr, va = horizon_data
+    cfg = CONFIG.replace(max_epochs=2)
+    uni = run_task(Task("uni", False, 0, tr, va, units=8, horizons=H), w, cfg)
+    out = run_task(Task("transfer", True, 0, tr, va, units=8, horizons=H, init="transfer",
+                        init_weights=uni.weights), w, cfg)
+    assert out.initial_pred.shape == (len(w), H)
+    np.testing.assert_allclose(out.initial_pred, uni.pred, rtol=1e-5)
+    assert not np.allclose(out.pred, uni.pred)

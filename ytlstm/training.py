@@ -1,13 +1,17 @@
-"""Training many small LSTMs: tasks grouped into seed-ensemble jobs, run by an executor.
+"""Training many small LSTMs: tasks grouped into jobs of stacked networks, run by an executor.
 
-A :class:`Task` is one network (model, seed, windows, configuration). :func:`run_tasks`
-groups the tasks that differ only in their seed (same inputs, training and validation windows,
-size, target, loss, weighting, initialisation kind and epoch budget) into *jobs*; a job trains
-its networks together as the branches of one computation (:mod:`ytlstm.engine`), which costs
-little more than training one of them. Jobs run on an executor (:mod:`ytlstm.executor`):
-worker processes on this machine by default, or an existing Dask cluster. Every network is
-deterministic on its own (its seed, deterministic ops) and its numbers do not depend on which
-other networks share its job, so results do not depend on grouping, worker or order.
+A :class:`Task` is one network (model, seed, windows, configuration). :func:`plan_jobs`
+groups the tasks that share their inputs (same input channels, training and validation
+windows, size, number of outputs, initialisation kind and epoch budget) into *jobs*, whatever
+their target kind, loss, weighting and seed: a job trains its networks together as the
+branches of one computation (:mod:`ytlstm.engine`), each branch with its own targets, loss,
+sample weights and shuffle order, which costs far less than training them one by one.
+:func:`run_job` fits one feature transform per target kind on the job's training windows
+(the inputs are the same for every target kind) and maps each network's predictions back to
+views with its own. Jobs run on an executor (:mod:`ytlstm.executor`): worker processes on this
+machine by default, or an existing Dask cluster. Every network is deterministic on its own (its
+seed, deterministic ops) and its numbers do not depend on which other networks share its job,
+so results do not depend on grouping, worker or order.
 Results come back per task, in task order, as :class:`Trained` records whose weights are those
 of a plain ``build_lstm`` network.
 """
@@ -51,6 +55,10 @@ class Task:
     init_weights: list | None = None # univariate weights, for init="transfer"
     weighting: str = "none"          # "none" or "scale" (windows weighted by day-7 views)
     max_epochs: int | None = None    # None: config.max_epochs
+    horizons: int = 1                # outputs: one per horizon 1..horizons (day 8, 9, ...)
+    #: (train_limit, val_limit), numpy datetime64[ns]: output h of a training (validation)
+    #: window is trained on (scored) only if its horizon-h target date is before the limit
+    target_limits: tuple | None = None
 
 
 @dataclass
@@ -59,7 +67,8 @@ class Trained:
 
     label: str
     seed: int
-    pred: np.ndarray                 # predicted views of day 8 for all windows
+    pred: np.ndarray                 # predicted views of day 8 for all windows, (n,);
+                                     # (n, horizons) of days 8.. for several horizons
     loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     initial_val_loss: float = float("nan")
@@ -90,9 +99,10 @@ def _digest(a: np.ndarray) -> str:
 
 
 def group_key(task: Task) -> tuple:
-    """Tasks with equal keys can be trained together (they differ only in the seed)."""
+    """Tasks with equal keys can be trained together: they share their inputs and network
+    shape, and may differ in seed, target kind, loss, weighting and target limits."""
     return (task.multivariate, _digest(task.train), _digest(task.validation), task.units,
-            task.target, task.loss, task.weighting, task.init, task.max_epochs)
+            task.horizons, task.init, task.max_epochs)
 
 
 def plan_jobs(tasks: list[Task], n_workers: int = 1, max_branches: int = MAX_BRANCHES) -> list[Job]:
@@ -123,69 +133,115 @@ def plan_jobs(tasks: list[Task], n_workers: int = 1, max_branches: int = MAX_BRA
 _NETS: dict = {}
 
 
-def _net(n_steps: int, n_channels: int, units: int):
+def _net(n_steps: int, n_channels: int, units: int, n_outputs: int = 1):
     """A plain ``build_lstm`` network for predictions, one per shape and process."""
-    key = (n_steps, n_channels, units)
+    key = (n_steps, n_channels, units, n_outputs)
     if key not in _NETS:
         from ytlstm.models import build_lstm
 
-        _NETS[key] = build_lstm(n_steps, n_channels, units)
+        _NETS[key] = build_lstm(n_steps, n_channels, units, n_outputs=n_outputs)
     return _NETS[key]
 
 
-def _predict(weights: list, transform: FeatureTransform, windows: Windows, n_steps: int,
-             units: int) -> np.ndarray:
-    net = _net(n_steps, transform.n_channels, units)
+def _predict(weights: list, transform: FeatureTransform, x: np.ndarray, windows: Windows,
+             n_steps: int, units: int, n_outputs: int = 1) -> np.ndarray:
+    """Views predicted by a plain Keras network with ``weights`` for ``windows`` (inputs
+    ``x``): ``(n,)``, or ``(n, n_outputs)`` for several outputs."""
+    net = _net(n_steps, transform.n_channels, units, n_outputs)
     net.set_weights(weights)
-    x = transform.transform_x(windows)
-    return transform.to_views(windows, net.predict(x, batch_size=4096, verbose=0).reshape(-1))
+    pred = net.predict(x, batch_size=4096, verbose=0)
+    return transform.to_views(windows, pred.reshape(-1) if n_outputs == 1 else pred)
+
+
+def _transform(multivariate: bool, target: str, horizons: int) -> FeatureTransform:
+    if horizons == 1:
+        return FeatureTransform(multivariate, target)
+    return FeatureTransform(multivariate, target, horizons=horizons)
 
 
 def _weights(task: Task, train: Windows, val: Windows):
+    """Sample weights of the training and validation windows (None: all 1): the weighting,
+    times the target limits' mask (``(n,)``, or ``(n, horizons)`` for several outputs)."""
     if task.weighting == "none":
-        return None, None
-    if task.weighting == "scale":
+        sw, sw_val = None, None
+    elif task.weighting == "scale":
         from ytlstm.baselines import scale_weights
 
-        return scale_weights(train, train), scale_weights(val, train)
-    raise ValueError(f"unknown weighting {task.weighting!r}; expected none or scale")
+        sw, sw_val = scale_weights(train, train), scale_weights(val, train)
+    else:
+        raise ValueError(f"unknown weighting {task.weighting!r}; expected none or scale")
+    if task.target_limits is None:
+        return sw, sw_val
+    out = []
+    for w, weights, limit in ((train, sw, task.target_limits[0]),
+                              (val, sw_val, task.target_limits[1])):
+        dates = (w.target_date if task.horizons == 1 else w.future_date[:, :task.horizons])
+        mask = np.asarray(dates, "datetime64[ns]") < np.datetime64(limit, "ns")   # NaT: False
+        if weights is not None:
+            weights = np.asarray(weights, np.float32)
+            mask = mask * (weights if task.horizons == 1 else weights[:, None])
+        out.append(mask.astype(np.float32))
+    return out[0], out[1]
 
 
 def run_job(job: Job, windows: Windows | None = None,
             config: StudyConfig | None = None) -> list[Trained]:
-    """Train a job's networks together (:func:`ytlstm.engine.train_branches`); one result each."""
+    """Train a job's networks together (:func:`ytlstm.engine.train_branches`); one result each.
+
+    One feature transform per target kind is fitted on the training windows; the inputs are
+    those of the first task's (every target kind's are the same), the targets and the
+    predictions in views each task's own.
+    """
     from ytlstm.engine import initial_weights, train_branches
 
     windows = windows if windows is not None else WORKER_DATA["windows"]
     config = config if config is not None else WORKER_DATA["config"]
     first = job.tasks[0]
+    for t in job.tasks:
+        if group_key(t) != group_key(first):
+            raise ValueError(f"{t.label} cannot be trained with {first.label} (other inputs)")
     train, val = windows.subset(first.train), windows.subset(first.validation)
-    transform = FeatureTransform(first.multivariate, first.target).fit(train)
-    n_steps, n_ch = config.window, transform.n_channels
+    horizons = first.horizons
+    transforms: dict[str, FeatureTransform] = {}
+    targets: dict[str, tuple] = {}
+    for t in job.tasks:
+        if t.target not in transforms:
+            transforms[t.target] = _transform(first.multivariate, t.target, horizons).fit(train)
+            targets[t.target] = (transforms[t.target].transform_y(train),
+                                 transforms[t.target].transform_y(val))
+    inputs = transforms[first.target]
+    x_all = inputs.transform_x(windows)
+    n_steps, n_ch = config.window, inputs.n_channels
     inits, initial_preds = [], []
     for t in job.tasks:
         if t.init == "transfer":
             if t.init_weights is None:
                 raise ValueError(f"{t.label}: init='transfer' needs init_weights")
-            n_uni = FeatureTransform(False, t.target).fit(train).n_channels
-            w0 = transfer_weights(t.init_weights, n_ch, n_uni)
+            w0 = transfer_weights(t.init_weights, n_ch, FeatureTransform(False).n_channels)
             inits.append(w0)
-            initial_preds.append(_predict(w0, transform, windows, n_steps, t.units))
+            initial_preds.append(_predict(w0, transforms[t.target], x_all, windows, n_steps,
+                                          t.units, horizons))
         elif t.init == "random":
-            inits.append(initial_weights(t.seed, n_steps, n_ch, t.units))
+            inits.append(initial_weights(t.seed, n_steps, n_ch, t.units, horizons))
             initial_preds.append(None)
         else:
             raise ValueError(f"{t.label}: unknown init {t.init!r}; expected random or transfer")
-    sw, sw_val = _weights(first, train, val)
+    weights: dict[tuple, tuple] = {}
+    for t in job.tasks:
+        key = (t.weighting, t.target_limits)
+        if key not in weights:
+            weights[key] = _weights(t, train, val)
+    sws = [weights[(t.weighting, t.target_limits)] for t in job.tasks]
     logs = train_branches(
-        transform.transform_x(train), transform.transform_y(train),
-        transform.transform_x(val), transform.transform_y(val),
-        [t.seed for t in job.tasks], inits, loss=first.loss,
+        inputs.transform_x(train), [targets[t.target][0] for t in job.tasks],
+        inputs.transform_x(val), [targets[t.target][1] for t in job.tasks],
+        [t.seed for t in job.tasks], inits, loss=[t.loss for t in job.tasks],
         learning_rate=config.learning_rate, batch_size=config.batch_size,
         max_epochs=first.max_epochs or config.max_epochs, patience=config.patience,
-        sw=sw, sw_val=sw_val)
+        sw=[w[0] for w in sws], sw_val=[w[1] for w in sws])
     return [Trained(label=t.label, seed=t.seed,
-                    pred=_predict(log.weights, transform, windows, n_steps, t.units),
+                    pred=_predict(log.weights, transforms[t.target], x_all, windows, n_steps,
+                                  t.units, horizons),
                     loss=log.loss, val_loss=log.val_loss,
                     initial_val_loss=log.initial_val_loss if t.init == "transfer" else float("nan"),
                     best_epoch=log.best_epoch, epochs_run=log.epochs_run, seconds=log.seconds,
