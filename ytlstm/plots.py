@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import matplotlib.ticker as mticker
 import seaborn as sns
 
@@ -22,7 +23,11 @@ MODEL_COLORS = {
     "lstm_cluster": "#009E73",
     "lstm_transfer": "#CC79A7",
     "lstm_random_start": "#8C564B",
+    "lstm_univariate_h": "#0072B2",
+    "lstm_transfer_h": "#CC79A7",
 }
+#: Line styles that tell learned models from simple ones in the horizon figures.
+DASHED = ("naive", "szabo_huberman", "combination")
 
 
 def set_style() -> None:
@@ -231,6 +236,89 @@ def by_origin_figure(table, models: list[str], title: str):
     ax.set_xlabel("forecast origin (test block)")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- horizons
+
+def skill_by_horizon(metrics, tests, title: str):
+    """Relative MAE (against naive at the same horizon) by horizon, one line per model; the
+    horizons where the best LSTM's difference from the best baseline is significant after
+    Holm's adjustment are marked."""
+    from ytlstm.names import label, order
+
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for m in order(metrics["model"].unique()):
+        t = metrics[metrics["model"] == m].sort_values("horizon")
+        ax.plot(t["horizon"], t["rel_mae"], "--" if m in DASHED else "-", marker="o", ms=4,
+                color=color(m), lw=2.2 if m.startswith("lstm") else 1.5, label=label(m))
+    if len(tests):
+        sig = tests[tests["p_holm"] < 0.05]
+        lstm = str(tests["lstm"].iloc[0])
+        pts = metrics[(metrics["model"] == lstm) & metrics["horizon"].isin(sig["horizon"])]
+        if len(pts):
+            ax.plot(pts["horizon"], pts["rel_mae"], "s", mfc="none", mec="black", ms=12,
+                    label=f"{label(lstm)} vs best baseline: Holm p < 0.05")
+    ax.set_xlabel("forecast horizon h (days after the last input day)")
+    ax.set_ylabel("test MAE / naive's MAE at the same horizon")
+    ax.set_xticks(sorted(metrics["horizon"].unique()))
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def coverage_by_horizon(coverage, models: list[str], title: str):
+    """Empirical coverage of the 80% and 95% intervals by horizon, with the nominal levels
+    and the +-3 point goal band."""
+    from ytlstm.names import label
+
+    levels = sorted(coverage["level"].unique())
+    fig, axes = plt.subplots(1, len(levels), figsize=(9, 4), sharex=True)
+    axes = list(np.atleast_1d(axes))
+    for ax, lv in zip(axes, levels):
+        ax.axhspan(lv - 0.03, lv + 0.03, color="#DDDDDD", label="nominal +- 3 points")
+        ax.axhline(lv, color="black", lw=1)
+        for m in models:
+            t = coverage[(coverage["model"] == m) & (coverage["level"] == lv)].sort_values("horizon")
+            ax.plot(t["horizon"], t["coverage"], "-o", ms=4, color=color(m), label=label(m))
+        ax.set_title(f"{lv:.0%} intervals")
+        ax.set_xlabel("forecast horizon h (days)")
+        ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+    axes[0].set_ylabel("share of test targets inside the interval")
+    axes[-1].legend(fontsize=8, loc="lower left")
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def fan_charts(pred, windows, model: str, cases: list[tuple[str, int]], titles: dict, title: str):
+    """For a few (video, window) cases: the 7 input days, the forecasts of horizons 1..H with
+    their 80% and 95% intervals, and what happened."""
+    from ytlstm.names import label
+
+    n = len(cases)
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 3.8), squeeze=False)
+    for ax, (vid, win) in zip(axes[0], cases):
+        rows = pred[(pred["split"] == "horizon_test") & (pred["model"] == model)
+                    & (pred["window"] == win)].sort_values("horizon")
+        inputs = windows.views[win]
+        days_in = np.arange(1, len(inputs) + 1)
+        h = rows["horizon"].to_numpy() + len(inputs)
+        ax.fill_between(h, rows["lower_95"], rows["upper_95"], color=color(model), alpha=0.18,
+                        label="95% interval")
+        ax.fill_between(h, rows["lower_80"], rows["upper_80"], color=color(model), alpha=0.35,
+                        label="80% interval")
+        ax.plot(days_in, inputs, "-o", color="black", ms=3, label="input days")
+        ax.plot(h, rows["y_true"], "o", color="black", mfc="white", ms=5, label="actual")
+        ax.plot(h, rows["y_pred"], "-", color=color(model), lw=2, label="forecast")
+        ax.set_title(plain_title(titles.get(vid, vid), vid, 34), fontsize=10)
+        ax.set_xlabel("day of the window")
+        views_axis(ax, log=False)
+    axes[0][0].set_ylabel("views (cumulative)")
+    axes[0][-1].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{title}: {label(model)}", fontweight="bold")
     fig.tight_layout()
     return fig
 
