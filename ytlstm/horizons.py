@@ -193,8 +193,9 @@ def conformal_quantiles(resid: np.ndarray, level: float) -> tuple[float, float]:
     there are too few residuals)."""
     r = np.sort(np.asarray(resid, float))
     n, a = len(r), 1.0 - level
-    lo_k = int(np.floor((n + 1) * a / 2))
-    hi_k = int(np.ceil((n + 1) * (1 - a / 2)))
+    # ranks rounded to 9 decimals first, so that 1 - 0.8 = 0.19999999999999996 gives rank 2
+    lo_k = int(np.floor(round((n + 1) * a / 2, 9)))
+    hi_k = int(np.ceil(round((n + 1) * (1 - a / 2), 9)))
     lo = r[lo_k - 1] if lo_k >= 1 else -np.inf
     hi = r[hi_k - 1] if hi_k <= n else np.inf
     return float(lo), float(hi)
