@@ -100,6 +100,32 @@ def test_plan_jobs_groups_seeds_and_feeds_every_worker(data):
     assert len(plan_jobs(tasks[:5] * 4, n_workers=1, max_branches=8)) == 3
 
 
+def test_plan_jobs_stacks_configurations_and_balances_the_workers(data):
+    from ytlstm.training import MAX_BRANCH_UNITS, _makespan
+
+    _, tr, va = data
+    grid = [(t, loss, wt) for t in ("growth", "drift") for loss, wt in
+            (("mse", "none"), ("mae", "none"), ("mae", "scale"))]
+    tasks = [Task(f"{u} {c} {s}", mv, s, tr, va, units=u, target=c[0], loss=c[1],
+                  weighting=c[2]) for mv in (False, True) for u in (16, 32) for c in grid
+             for s in range(3)]
+    jobs = plan_jobs(tasks, n_workers=1)
+    # one job per inputs and size; wide networks in smaller stacks
+    assert sorted((j.tasks[0].multivariate, j.tasks[0].units, len(j.tasks)) for j in jobs) == [
+        (False, 16, 18), (False, 32, 9), (False, 32, 9), (True, 16, 18), (True, 32, 9),
+        (True, 32, 9)]
+    assert all(len(j.tasks) * j.tasks[0].units <= MAX_BRANCH_UNITS for j in jobs)
+    assert [j.cost for j in jobs] == sorted((j.cost for j in jobs), reverse=True)
+    # an origin's networks: 10 wide multivariate and 5 univariate on two workers
+    origin = [Task(f"m{s}", True, s, tr, va, units=32) for s in range(10)]
+    origin += [Task(f"u{s}", False, s, tr, va, units=16) for s in range(5)]
+    jobs = plan_jobs(origin, n_workers=2)
+    assert sorted(p for j in jobs for p in j.positions) == list(range(15))
+    total = sum(j.cost for j in jobs)
+    assert _makespan(jobs, 2) < 1.05 * total / 2
+    assert _makespan(jobs, 2) < _makespan(plan_jobs(origin, n_workers=1), 2)
+
+
 # --------------------------------------------------------------------------- stacked configurations
 
 def _same_result(a, b):
@@ -238,3 +264,27 @@ def test_transfer_of_several_outputs(horizon_data):
     assert out.initial_pred.shape == (len(w), H)
     np.testing.assert_allclose(out.initial_pred, uni.pred, rtol=1e-5)
     assert not np.allclose(out.pred, uni.pred)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_predictions_are_those_of_keras_predict(n_outputs):
+    from ytlstm.engine import initial_weights
+    from ytlstm.models import build_lstm
+    from ytlstm.training import PREDICT_BATCH, _predict
+    from ytlstm.windows import FeatureTransform
+
+    w = growth_windows(2 * PREDICT_BATCH + 300, seed=6)
+    t = FeatureTransform(True, "drift").fit(w)
+    x = t.transform_x(w)
+    weights = initial_weights(3, 7, t.n_channels, 8, n_outputs)
+    weights[3] = weights[3] + 0.1                        # not the initial zero-mean head
+    net = build_lstm(7, t.n_channels, 8, n_outputs=n_outputs)
+    net.set_weights(weights)
+    ref = net.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+    if n_outputs == 1:
+        ref = ref.reshape(-1)
+    else:       # to_views of several horizons needs a transform fitted with them: use
+        t.horizons, t.y_mean, t.y_std = n_outputs, np.zeros(n_outputs), np.ones(n_outputs)
+    got = _predict(weights, t, x, w, 7, 8, n_outputs)
+    assert got.shape == ((len(w),) if n_outputs == 1 else (len(w), n_outputs))
+    np.testing.assert_array_equal(got, t.to_views(w, ref))
