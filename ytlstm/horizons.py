@@ -258,20 +258,25 @@ def _mean_rel_mae(windows: Windows, origin, pred: np.ndarray, horizons: int) -> 
 
 
 def usable_horizons(windows: Windows, origins: list, max_horizon: int, minimum: int) -> int:
-    """The furthest horizon ``H`` such that every horizon up to it has at least ``minimum``
-    training and validation windows at every origin and ``minimum`` test windows in all (the
-    rule of :mod:`ytlstm.checks`, applied per horizon); 0 if even horizon 1 has not."""
+    """The furthest horizon ``H`` such that every horizon up to it passes the day-8 study's
+    minimum-windows rule (:mod:`ytlstm.checks`: at least ``minimum`` windows in each part of
+    the chronological split, i.e. the first origin's training and validation windows and all
+    test windows) and every origin has a training and a validation window there (so each model
+    can be fitted); 0 if even horizon 1 fails."""
     usable = 0
+    first = origins[0]
     for h in range(1, max_horizon + 1):
-        n_test = 0
+        tl, vl = limits(first)
+        n_test = sum(len(horizon_index(windows, o.test, h)) for o in origins)
+        if (len(horizon_index(windows, first.train, h, tl)) < minimum
+                or len(horizon_index(windows, first.validation, h, vl)) < minimum
+                or n_test < minimum):
+            return usable
         for o in origins:
             tl, vl = limits(o)
-            if (len(horizon_index(windows, o.train, h, tl)) < minimum
-                    or len(horizon_index(windows, o.validation, h, vl)) < minimum):
+            if (len(horizon_index(windows, o.train, h, tl)) == 0
+                    or len(horizon_index(windows, o.validation, h, vl)) == 0):
                 return usable
-            n_test += len(horizon_index(windows, o.test, h))
-        if n_test < minimum:
-            return usable
         usable = h
     return usable
 
@@ -286,8 +291,8 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
     fewer than 2 usable horizons there is no horizon study (``None``)."""
     H = usable_horizons(windows, origins, int(config.max_horizon), config.min_windows_per_part)
     if H < int(config.max_horizon):
-        say(f"[horizons] only horizons 1..{H} have at least {config.min_windows_per_part} "
-            f"windows in every part (asked for 1..{config.max_horizon})")
+        say(f"[horizons] only horizons 1..{H} pass the minimum-windows rule "
+            f"({config.min_windows_per_part} per part; asked for 1..{config.max_horizon})")
     if H < 2:
         return None
     seeds = tuple(config.seeds)
