@@ -66,8 +66,9 @@ def csv(tmp_path):
     return write_videos(tmp_path / "in.csv", make_rows(n_videos=2, days=9))
 
 
-def _refused(run_cli, folder: Path, csv: Path, marker: Path, *parts: str) -> None:
-    code, out, err = run_cli("predict", "--model", folder, "--csv", csv)
+def _refused(run_cli, folder: Path, csv: Path, marker: Path, *parts: str,
+             options: tuple = ()) -> None:
+    code, out, err = run_cli("predict", "--model", folder, "--csv", csv, *options)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ytlstm: error: "), err
@@ -192,3 +193,52 @@ def test_unsaveable_attributes_fail_at_save_time(fitted, tmp_path):
     with pytest.raises(TypeError, match="cannot save model.callback_"):
         save_model(model, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+# --------------------------------------------------------------------------- horizon models
+
+def _with_horizons(folder: Path, model) -> None:
+    """Give a copied baseline folder models of horizons 1 and 2 and an interval calibration,
+    laid out as ``export_models`` writes them (both stems hold the day-8 model here)."""
+    meta = _meta(folder)
+    files = list(meta["files"])
+    for h in (1, 2):
+        files += safeio.write(folder, f"horizon_{h}", model)
+    (folder / "calibration.json").write_text(json.dumps({"quantiles": [
+        {"horizon": h, "level": 0.8, "lower_q": -0.1, "upper_q": 0.1, "n_residuals": 50}
+        for h in (1, 2)]}))
+    meta.update(files=files + ["calibration.json"], horizons={
+        "max_horizon": 2, "form": "direct", "origin": "origin 1", "levels": [0.8],
+        "calibration": "calibration.json", "stems": {"1": "horizon_1", "2": "horizon_2"}})
+    _set_meta(folder, meta)
+
+
+def test_horizon_models_are_data_too(fitted, folder, csv, marker, run_cli, tmp_path):
+    """A folder with horizon models: horizon 1 with intervals works; a horizon stem that
+    names a class outside the forecasters, a pickle in its place, or a forecaster of another
+    horizon is refused with one line, and nothing runs."""
+    from ytlstm.baselines import LinearAR as _LinearAR
+
+    _with_horizons(folder, _LinearAR(target="drift").fit(fitted["train"]))
+    out = tmp_path / "f.csv"
+    code, _, err = run_cli("predict", "--model", folder, "--csv", csv, "--intervals",
+                           "--out", out)
+    assert code == 0, err
+    assert open(out).readline().strip().endswith(",model,lower_80,upper_80")
+    _refused(run_cli, folder, csv, marker, "horizon_2.json", "holds a LinearAR of horizon 1",
+             "expected a fitted ytlstm forecaster of horizon 2", options=("--horizon", "2"))
+
+    spec = json.loads((folder / "horizon_2.json").read_text())
+    spec["object"]["forecaster"] = "os:system"
+    (folder / "horizon_2.json").write_text(json.dumps(spec))
+    _refused(run_cli, folder, csv, marker, "horizon_2.json", "is not one of ytlstm's own",
+             options=("--horizon", "2", "--intervals"))
+
+    meta = _meta(folder)
+    for f in [f for f in meta["files"] if f.startswith("horizon_2.")]:
+        (folder / f).unlink()
+        meta["files"].remove(f)
+    (folder / "horizon_2.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    meta["files"].append("horizon_2.pkl")
+    _set_meta(folder, meta)
+    _refused(run_cli, folder, csv, marker, "horizon_2.pkl", "nothing was loaded")

@@ -7,6 +7,9 @@ origin (:func:`ytlstm.saved.final_origin`). For real US videos of that origin's 
 CSV holds each video's rows up to the last input day of its latest test window, exactly as in
 the Kaggle file; the forecasts must equal the study's forecasts of those windows by the models
 of that origin (rows ``split == "test"`` and ``origin == <last origin>`` of the table).
+The horizon models saved with them (``--horizon``, ``--intervals``) must give the horizon
+study's forecasts of those windows at every horizon saved, and its intervals where the table
+has the window at that horizon (rows ``split == "horizon_test"``).
 """
 
 from __future__ import annotations
@@ -89,3 +92,55 @@ def test_predict_reproduces_the_study(table, held_back, model, tmp_path, capsys)
     assert len(got) >= 0.9 * len(window_of), "most held-back videos must be forecast"
     expected = table.loc[model].loc[window_of.loc[got.index].to_numpy()]
     np.testing.assert_allclose(got["forecast_views"].to_numpy(), expected.to_numpy(), rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def horizon_table(origin):
+    """The last origin's horizon forecasts and intervals, by model, horizon and window."""
+    p = read_predictions(RESULTS)
+    p = p[(p["split"] == "horizon_test") & (p["origin"] == origin.name)]
+    assert len(p), f"no horizon_test rows of {origin.name} in {RESULTS / 'predictions.csv.gz'}"
+    return p.set_index(["model", "horizon", "window"]).sort_index()
+
+
+def test_saved_horizon_models_are_the_last_origins(study, origin):
+    hz = study.horizons
+    assert hz is not None, "the study has no horizon stage"
+    for name in ("lstm_univariate_h", "lstm_transfer_h", "gbm", "combination"):
+        meta = json.loads((MODELS / name / "metadata.json").read_text())
+        assert meta["horizons"]["origin"] == origin.name, name
+        assert meta["horizons"]["max_horizon"] == hz.horizons, name
+        assert meta["horizons"]["levels"] == list(study.config.interval_levels), name
+    meta = json.loads((MODELS / "lstm_univariate_h" / "metadata.json").read_text())
+    assert meta["horizons"]["form"] == hz.fits[origin.name]["lstm_univariate_h"].params["form"]
+
+
+@pytest.mark.parametrize("model", ["lstm_transfer_h", "lstm_univariate_h", "gbm", "drift"])
+def test_predict_horizons_with_intervals_reproduce_the_study(study, origin, horizon_table,
+                                                            held_back, model, tmp_path,
+                                                            capsys):
+    csv, window_of = held_back
+    hz = study.horizons
+    fit = hz.fits[origin.name][model]
+    for h in sorted({1, 2, hz.horizons}):
+        out = tmp_path / f"h{h}.csv"
+        code = main(["predict", "--model", model, "--csv", str(csv), "--out", str(out),
+                     "--models-dir", str(MODELS), "--horizon", str(h), "--intervals"])
+        assert code in (0, 1), capsys.readouterr().err
+        got = pd.read_csv(out).set_index("video_id")
+        assert list(got.columns[-4:]) == ["lower_80", "upper_80", "lower_95", "upper_95"]
+        assert len(got) >= 0.9 * len(window_of), "most held-back videos must be forecast"
+        windows = window_of.loc[got.index].to_numpy()
+        np.testing.assert_allclose(got["forecast_views"].to_numpy(),
+                                   fit.ensemble[windows, h - 1], rtol=1e-5, err_msg=f"h={h}")
+        assert (got["lower_80"] <= got["upper_80"]).all() and \
+            (got["lower_95"] <= got["upper_95"]).all()
+        assert (got["lower_80"] >= got["views_last_day"]).all()
+        rows = horizon_table.loc[(model, h)]
+        have = np.isin(windows, rows.index)
+        if h == 1:
+            assert have.all()
+        recorded = rows.loc[windows[have]]
+        for col in ("lower_80", "upper_80", "lower_95", "upper_95"):
+            np.testing.assert_allclose(got[col].to_numpy()[have], recorded[col].to_numpy(),
+                                       rtol=1e-5, err_msg=f"h={h} {col}")

@@ -9,6 +9,12 @@
   last origin) exported with :func:`ytlstm.saved.export_models`; reloaded, every model
   reproduces the study's forecasts of that origin's test windows, through the Python API
   and through ``ytlstm predict``, and the refitted baselines equal the study's fits.
+* (slow) The same export carries the horizon study's models of that origin (every baseline at
+  every horizon, ``lstm_univariate_h``, ``lstm_transfer_h``) and their interval calibration;
+  reloaded, they reproduce the study's horizon forecasts and intervals, and ``ytlstm predict
+  --horizon H --intervals`` gives them. ``--horizon`` outside 1..7, or beyond what the saved
+  models hold, and ``--intervals``/``--horizon`` with a model without horizon models are
+  exit 2 with one line.
 """
 
 from __future__ import annotations
@@ -386,6 +392,40 @@ def test_model_path_that_is_a_file_exit_2(model_copy, good_csv, run_cli):
     _one_line_error(code, err, "no saved model")
 
 
+@pytest.mark.parametrize("value", ["0", "8", "-1", "two", "2.5", ""])
+def test_horizon_outside_1_to_7_exit_2(model_copy, good_csv, run_cli, value):
+    code, out, err = run_cli("predict", "--model", model_copy, "--csv", good_csv,
+                             "--horizon", value)
+    _one_line_error(code, err, f"--horizon {value}", "a whole number from 1 to 7")
+    assert out == ""
+
+
+@pytest.mark.parametrize("options", [("--horizon", "2"), ("--intervals",),
+                                     ("--horizon", "7", "--intervals")])
+def test_horizon_or_intervals_without_horizon_models_exit_2(model_copy, good_csv, run_cli,
+                                                            tmp_path, options):
+    """A folder saved without horizon models (save_model, or an export made before them)
+    still forecasts day 8, and says in one line that it has nothing further."""
+    out = tmp_path / "f.csv"
+    code, stdout, err = run_cli("predict", "--model", model_copy, "--csv", good_csv, "--out",
+                                out, *options)
+    _one_line_error(code, err, "linear_ar has no horizon models or forecast intervals",
+                    " ".join(options if options[0] == "--horizon" else ("--horizon 1",)
+                             + options), "re-export the models with `ytlstm export-models`")
+    assert stdout == "" and not out.exists()
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv, "--horizon", "1")
+    assert code == 0, err
+
+
+def test_malformed_horizons_entry_exit_2(model_copy, good_csv, run_cli):
+    meta = json.loads((model_copy / "metadata.json").read_text())
+    meta["horizons"] = {"max_horizon": 3, "form": "direct", "levels": [0.8],
+                        "calibration": "calibration.json"}      # not in files, no stems
+    (model_copy / "metadata.json").write_text(json.dumps(meta))
+    code, _, err = run_cli("predict", "--model", model_copy, "--csv", good_csv)
+    _one_line_error(code, err, "malformed horizons entry")
+
+
 def test_save_model_refuses_unfitted_or_foreign_objects(tmp_path):
     from ytlstm.models import LSTMForecaster
 
@@ -409,6 +449,8 @@ STUDY_CONFIG = dict(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",), target_gr
                     min_windows_per_part=20, n_origins=2)
 NEURAL = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
 BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")
+HORIZON_NETS = ("lstm_univariate_h", "lstm_transfer_h")
+INTERVAL_COLUMNS = ("lower_80", "upper_80", "lower_95", "upper_95")
 
 
 def _study_data(folder: Path):
@@ -443,13 +485,16 @@ def study(tmp_path_factory):
 def test_export_writes_every_final_model_with_metadata(study):
     st, written, o = study["study"], study["written"], study["origin"]
     assert len(st.chronological_origins) > 1 and o.name != st.chronological_origins[0].name
-    assert set(written) == set(BASELINES) | set(NEURAL)
+    assert set(written) == set(BASELINES) | set(NEURAL) | set(HORIZON_NETS)
     assert study["said"] == [f"wrote {len(written)} models of the {o.name} "
                              f"({o.info['test_first']} to {o.info['test_last']}) to "
-                             f"{study['root'] / 'models'}"]
+                             f"{study['root'] / 'models'}; horizons 1..{st.horizons.horizons} "
+                             "and intervals (80%, 95%)"]
     config = json.loads(json.dumps(st.config.to_dict()))
     chosen = st.chosen["chronological"]
     for name, path in written.items():
+        if name in HORIZON_NETS:
+            continue                # test_export_writes_the_horizon_models_and_calibration
         assert path == study["root"] / "models" / name
         meta = json.loads((path / "metadata.json").read_text())
         assert meta["name"] == name and meta["window"] == 7
@@ -517,6 +562,8 @@ def test_reloaded_models_reproduce_the_last_origin_predictions(study):
     st, o, fits = study["study"], study["origin"], study["fits"]
     test = st.windows.subset(o.test)
     for name, path in study["written"].items():
+        if name in HORIZON_NETS:
+            continue                # test_reloaded_horizon_models_reproduce_the_study
         m = load_model(path)
         np.testing.assert_allclose(m.predict(test), fits[name].ensemble[o.test], rtol=1e-5,
                                    err_msg=name)
@@ -576,6 +623,232 @@ def test_predict_cli_reproduces_study_predictions_on_test_windows(study, run_cli
         expected = table[table["model"] == name].set_index("window")["y_pred"]
         np.testing.assert_allclose(got["forecast_views"], expected.loc[chosen[order]],
                                    rtol=1e-5, err_msg=name)
+
+
+# --------------------------------------------------------------------------- slow: horizons
+
+def _calibration_rows(hz, origin: str, name: str) -> pd.DataFrame:
+    c = hz.calibration
+    c = c[(c["origin"] == origin) & (c["model"] == name)]
+    return c.sort_values(["horizon", "level"]).reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_export_writes_the_horizon_models_and_calibration(study):
+    st, o, written = study["study"], study["origin"], study["written"]
+    hz = st.horizons
+    assert hz is not None and 2 <= hz.horizons < 7, "the fixture should have horizons, not all 7"
+    H = hz.horizons
+    levels = list(st.config.interval_levels)
+    for name in BASELINES + HORIZON_NETS:
+        path = written[name]
+        meta = json.loads((path / "metadata.json").read_text())
+        fit = hz.fits[o.name][name]
+        info = meta["horizons"]
+        form = "direct" if name in BASELINES else fit.params["form"]
+        assert info == {"max_horizon": H, "form": form, "origin": o.name, "levels": levels,
+                        "calibration": "calibration.json",
+                        **({"stems": {str(h): f"horizon_{h}" for h in range(1, H + 1)}}
+                           if name in BASELINES else {})}, name
+        assert sorted(p.name for p in path.iterdir()) == sorted(["metadata.json",
+                                                                 *meta["files"]]), name
+        assert all(f.endswith((".json", ".npz", ".skops", ".keras")) for f in meta["files"])
+        cal = json.loads((path / "calibration.json").read_text())
+        assert cal["model"] == name and cal["origin"] == o.name and cal["max_horizon"] == H
+        got = pd.DataFrame(cal["quantiles"]).sort_values(["horizon", "level"])
+        expected = _calibration_rows(hz, o.name, name)
+        assert len(got) == H * len(levels) == len(expected), name
+        for col in ("horizon", "level", "lower_q", "upper_q", "n_residuals"):
+            np.testing.assert_array_equal(got[col].to_numpy(), expected[col].to_numpy(),
+                                          err_msg=f"{name} {col}")
+        if name in BASELINES:
+            assert meta["kind"] == "baseline" and meta["files"][0] == "model.json"
+            assert {f"horizon_{h}.json" for h in range(1, H + 1)} <= set(meta["files"])
+        else:
+            assert meta["kind"] == "neural" and meta["seeds"] == [0, 1]
+            assert meta["origin"] == o.name and meta["params"] == fit.params
+            assert meta["outputs"] == (1 if form == "recursive" else H)
+            assert meta["multivariate"] == (name == "lstm_transfer_h")
+    assert hz.fits[o.name]["lstm_transfer_h"].params["form"] == "multi-output"
+    for name in NEURAL:
+        assert "horizons" not in json.loads((written[name] / "metadata.json").read_text())
+
+
+@pytest.mark.slow
+def test_reloaded_horizon_models_reproduce_the_study(study):
+    """At every horizon, each reloaded horizon model gives the study's forecasts of the last
+    origin's test windows, and its intervals are the study's (the horizon_test rows)."""
+    st, o = study["study"], study["origin"]
+    hz = st.horizons
+    w = st.windows
+    test = w.subset(o.test)
+    rows = hz.table[(hz.table["split"] == "horizon_test") & (hz.table["origin"] == o.name)]
+    for name in BASELINES + HORIZON_NETS:
+        m = load_model(study["written"][name])
+        assert m.max_horizon == hz.horizons and m.levels == (0.8, 0.95)
+        fit = hz.fits[o.name][name]
+        for h in range(1, hz.horizons + 1):
+            np.testing.assert_allclose(m.predict_horizon(test, h), fit.ensemble[o.test, h - 1],
+                                       rtol=1e-5, err_msg=f"{name} horizon {h}")
+            r = rows[(rows["model"] == name) & (rows["horizon"] == h)]
+            assert len(r), (name, h)
+            sub = w.subset(r["window"].to_numpy())
+            pred = m.predict_horizon(sub, h)
+            np.testing.assert_allclose(pred, r["y_pred"], rtol=1e-5)
+            got = m.intervals(sub, pred, h)
+            assert tuple(got) == INTERVAL_COLUMNS
+            for col in INTERVAL_COLUMNS:
+                np.testing.assert_allclose(got[col], r[col], rtol=1e-5,
+                                           err_msg=f"{name} horizon {h} {col}")
+    m = load_model(study["written"]["lstm_transfer_h"])
+    np.testing.assert_allclose(m.predict(test), m.predict_horizon(test, 1), rtol=1e-12)
+    with pytest.raises(ModelError, match=f"horizons 1..{hz.horizons} only"):
+        m.predict_horizon(test, hz.horizons + 1)
+
+
+@pytest.fixture(scope="module")
+def held_back(study, tmp_path_factory):
+    """A Kaggle-format CSV of test videos of the last origin, each cut at the last input day
+    of its latest test window, and those windows (in video order)."""
+    st, o = study["study"], study["origin"]
+    w = st.windows
+    chosen = _latest_window_per_video(w, o.test, 25)
+    csv = write_videos(tmp_path_factory.mktemp("held_back") / "new.csv",
+                       _rows_up_to(study["files"].rows, _cut_dates(w, chosen)))
+    return csv, chosen[np.argsort(w.video_id[chosen])]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["naive", "gbm", "combination", "lstm_univariate_h",
+                                  "lstm_transfer_h"])
+def test_predict_cli_horizons_with_intervals(study, held_back, run_cli, tmp_path, name):
+    """``ytlstm predict --horizon h --intervals`` gives the study's horizon-h forecast of each
+    video's window and its intervals (the horizon_test rows where the window has a horizon-h
+    target); horizon 1 with --intervals uses the h = 1 calibration."""
+    from ytlstm.horizons import interval
+
+    st, o = study["study"], study["origin"]
+    hz, w = st.horizons, st.windows
+    csv, windows = held_back
+    fit = hz.fits[o.name][name]
+    rows = hz.table[(hz.table["split"] == "horizon_test") & (hz.table["origin"] == o.name)
+                    & (hz.table["model"] == name)]
+    for h in (1, 2, hz.horizons):
+        out = tmp_path / f"{name}_{h}.csv"
+        code, _, err = run_cli("predict", "--model", name, "--csv", csv, "--out", out,
+                               "--models-dir", study["root"] / "models", "--horizon", h,
+                               "--intervals")
+        assert code == 0, err
+        ahead = "" if h == 1 else f", {h} days after their last day"
+        assert err.strip().splitlines() == [
+            f"ytlstm: forecast {len(windows)} of {len(windows)} videos with {name}{ahead}, "
+            f"with 80% and 95% intervals -> {out}"]
+        got = pd.read_csv(out)
+        assert tuple(got.columns) == OUTPUT_COLUMNS + INTERVAL_COLUMNS
+        assert list(got["video_id"]) == list(w.video_id[windows])
+        np.testing.assert_allclose(got["forecast_views"], fit.ensemble[windows, h - 1],
+                                   rtol=1e-5, err_msg=f"{name} horizon {h}")
+        days = pd.to_datetime(got["forecast_date"]) - pd.to_datetime(got["last_date"])
+        assert (days == pd.Timedelta(days=h)).all()
+        assert (got["lower_80"] <= got["upper_80"]).all()
+        assert (got["lower_95"] <= got["upper_95"]).all()
+        assert (got["lower_95"] <= got["lower_80"]).all()
+        assert (got["upper_80"] <= got["upper_95"]).all()
+        assert (got["lower_80"] >= got["views_last_day"]).all()
+        cal = _calibration_rows(hz, o.name, name)
+        for lv, suffix in ((0.8, "80"), (0.95, "95")):
+            q = cal[(cal["horizon"] == h) & np.isclose(cal["level"], lv)].iloc[0]
+            lo, hi = interval(fit.ensemble[windows, h - 1], w.views[windows, -1],
+                              q["lower_q"], q["upper_q"])
+            np.testing.assert_allclose(got[f"lower_{suffix}"], lo, rtol=1e-5)
+            np.testing.assert_allclose(got[f"upper_{suffix}"], hi, rtol=1e-5)
+        # the latest window of a video rarely has a target further ahead than day 8
+        recorded = rows[rows["horizon"] == h].set_index("window")
+        have = np.isin(windows, recorded.index)
+        assert have.all() or h > 1, (name, h)
+        for col in ("y_pred",) + INTERVAL_COLUMNS:
+            np.testing.assert_allclose(
+                got[col if col != "y_pred" else "forecast_views"].to_numpy()[have],
+                recorded.loc[windows[have], col].to_numpy(), rtol=1e-5,
+                err_msg=f"{name} horizon {h} {col}")
+    # without --intervals: the same forecasts, the day-8 columns only
+    out = tmp_path / f"{name}_plain.csv"
+    code, _, err = run_cli("predict", "--model", name, "--csv", csv, "--out", out,
+                           "--models-dir", study["root"] / "models", "--horizon", 2)
+    assert code == 0, err
+    got = pd.read_csv(out)
+    assert tuple(got.columns) == OUTPUT_COLUMNS
+    np.testing.assert_allclose(got["forecast_views"], fit.ensemble[windows, 1], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_predict_horizon_errors_with_the_exported_models(study, held_back, run_cli, tmp_path):
+    import shutil
+
+    st = study["study"]
+    H = st.horizons.horizons
+    csv, _ = held_back
+    models = study["root"] / "models"
+    code, out, err = run_cli("predict", "--model", "gbm", "--csv", csv, "--models-dir", models,
+                             "--horizon", H + 1)
+    _one_line_error(code, err, f"gbm has horizon models for horizons 1..{H} only",
+                    f"--horizon {H + 1}")
+    assert out == ""
+    for name, options in (("lstm_multivariate", ("--horizon", "2")),
+                          ("lstm_cluster", ("--intervals",))):
+        code, out, err = run_cli("predict", "--model", name, "--csv", csv, "--models-dir",
+                                 models, *options)
+        _one_line_error(code, err, f"{name} has no horizon models or forecast intervals",
+                        "the horizon study has none of this model", "lstm_transfer_h")
+        assert out == ""
+    # an export made before the horizon models: day 8 only
+    old = Path(shutil.copytree(models / "drift", tmp_path / "drift"))
+    meta = json.loads((old / "metadata.json").read_text())
+    del meta["horizons"]
+    for f in [f for f in meta["files"] if f.startswith("horizon_") or f == "calibration.json"]:
+        (old / f).unlink()
+        meta["files"].remove(f)
+    (old / "metadata.json").write_text(json.dumps(meta))
+    code, _, err = run_cli("predict", "--model", old, "--csv", csv, "--horizon", 2)
+    _one_line_error(code, err, "drift has no horizon models", "an older export")
+    code, _, err = run_cli("predict", "--model", old, "--csv", csv)
+    assert code == 0, err
+    # a calibration that misses a horizon is refused when the folder is loaded
+    broken = Path(shutil.copytree(models / "lstm_transfer_h", tmp_path / "transfer_h"))
+    cal = json.loads((broken / "calibration.json").read_text())
+    cal["quantiles"] = [q for q in cal["quantiles"] if q["horizon"] != 2]
+    (broken / "calibration.json").write_text(json.dumps(cal))
+    code, _, err = run_cli("predict", "--model", broken, "--csv", csv)
+    _one_line_error(code, err, "calibration.json: no bounds for horizon 2")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lstm_transfer_h", "gbm"])
+def test_export_refuses_horizon_models_that_do_not_reproduce_the_study(study, tmp_path, name):
+    """Horizon forecasts of the study that its saved models do not give (a stale or tampered
+    cache) stop the export of that model: a one-line ModelError, nothing written."""
+    import copy
+
+    from ytlstm.saved import _export_horizon_network, _write_baseline_folder
+
+    st, o = study["study"], study["origin"]
+    hz = copy.copy(st.horizons)
+    fit = copy.copy(hz.fits[o.name][name])
+    fit.preds = fit.preds.copy()
+    fit.preds[:, :, -1] *= 1.01
+    hz.fits = {**hz.fits, o.name: {**hz.fits[o.name], name: fit}}
+    test = st.windows.subset(o.test)
+    where = (f"{name} at horizons 1..{hz.horizons}" if name in HORIZON_NETS
+             else f"{name} at horizon {hz.horizons}")
+    with pytest.raises(ModelError, match=f"{where}: the exported model does not reproduce"):
+        if name in HORIZON_NETS:
+            _export_horizon_network(st, o, name, hz, tmp_path / name, {}, test)
+        else:
+            forecaster = load_model(study["written"][name]).forecaster
+            (tmp_path / name).mkdir()
+            _write_baseline_folder(tmp_path / name, name, forecaster, st.config, {"name": name},
+                                   hz, o, test)
+    assert not (tmp_path / name / "metadata.json").exists()
 
 
 @pytest.mark.slow

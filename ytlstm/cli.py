@@ -171,19 +171,39 @@ def cmd_export_models(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``ytlstm predict --horizon``: the horizons of the study (day 8 to day 14).
+MAX_HORIZON = 7
+
+
+def _horizon(value: str) -> int:
+    """--horizon: a whole number 1..MAX_HORIZON (a one-line DataError otherwise)."""
+    try:
+        h = int(str(value).strip())
+    except ValueError:
+        h = None
+    if h is None or not 1 <= h <= MAX_HORIZON:
+        raise DataError(None, f"--horizon {value}",
+                        expected=f"a whole number from 1 to {MAX_HORIZON}: the number of days "
+                                 "after each video's last day to forecast (1: the next day)")
+    return h
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ytlstm.predict import forecast_csv
     from ytlstm.outputs import default_models_dir
     from ytlstm.saved import find_model, load_model
 
+    horizon = _horizon(args.horizon)
     country = args.country.upper()
     models = Path(args.models_dir) if args.models_dir else default_models_dir(country)
     model = load_model(find_model(args.model, models))
+    if horizon != 1 or args.intervals:
+        model.load_horizon(horizon, args.intervals)
     trained_on = model.metadata.get("country")
     if trained_on and str(trained_on).upper() != country:
         print(f"ytlstm: note: {model.name} was trained on {str(trained_on).upper()} data, "
               f"not {country} (--country)", file=sys.stderr)
-    result = forecast_csv(model, args.csv)
+    result = forecast_csv(model, args.csv, horizon, args.intervals)
     removed = {k: n for k, n in result.report.removed.items() if n} if result.report else {}
     if removed:
         print(f"ytlstm: note: cleaning removed {sum(removed.values())} of "
@@ -199,8 +219,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise DataError(out, "is a folder" if out.is_dir() else "its folder does not exist",
                             expected="--out naming a CSV file in an existing folder")
         result.table.to_csv(out, index=False)
+    ahead = "" if horizon == 1 else f", {horizon} days after their last day"
+    if args.intervals:
+        ahead += ", with " + " and ".join(f"{round(100 * lv):d}%" for lv in model.levels) + \
+            " intervals"
     print(f"ytlstm: forecast {len(result.table)} of {result.n_videos} videos with "
-          f"{model.name}" + ("" if args.out in (None, "-") else f" -> {args.out}"),
+          f"{model.name}{ahead}" + ("" if args.out in (None, "-") else f" -> {args.out}"),
           file=sys.stderr)
     return 0 if not result.skipped else 1
 
@@ -262,9 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "_build/models/<CC>)")
     p.set_defaults(func=cmd_export_models)
 
-    p = sub.add_parser("predict", help="forecast tomorrow's views of videos with a saved model",
-                       epilog="example: ytlstm predict --model lstm_multivariate "
-                              "--csv new_days.csv --out forecasts.csv\n"
+    p = sub.add_parser("predict", help="forecast tomorrow's views of videos with a saved model "
+                                       "(or up to 7 days ahead, with intervals)",
+                       epilog="examples:\n"
+                              "  ytlstm predict --model lstm_multivariate --csv new_days.csv "
+                              "--out forecasts.csv\n"
+                              "  ytlstm predict --horizon 3 --intervals --model lstm_transfer_h "
+                              "--csv new_days.csv --out day3.csv\n"
+                              "horizon models: naive, drift, szabo_huberman, linear_ar, gbm, "
+                              "combination,\n  lstm_univariate_h, lstm_transfer_h (saved by "
+                              "`ytlstm run` when the study has horizons).\n"
                               "exit status: 0 every video forecast, 1 some could not be "
                               "(reasons on stderr), 2 bad input or model.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -280,6 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "--models-dir, and a model trained on another country is named")
     p.add_argument("--models-dir", default=None,
                    help="folder of saved models (default: _build/models/<country>)")
+    p.add_argument("--horizon", default="1", metavar="H",
+                   help=f"forecast the views of H days after each video's last day (1 to "
+                        f"{MAX_HORIZON}; default 1, the next day). H > 1 uses the model's "
+                        "horizon-H model from the study's horizon stage")
+    p.add_argument("--intervals", action="store_true",
+                   help="add forecast intervals: columns lower_80, upper_80, lower_95, "
+                        "upper_95 (split-conformal, calibrated on the study's validation "
+                        "windows of that horizon)")
     p.set_defaults(func=cmd_predict)
     return parser
 

@@ -4,7 +4,11 @@ The input is daily statistics in the Kaggle format (``XXvideos.csv``, one or man
 any country), read, validated and cleaned exactly as the study's data
 (:func:`ytlstm.data.read_videos`, :func:`~ytlstm.data.clean`, :func:`~ytlstm.data.add_runs`).
 Each video's **last** ``window`` (7) consecutive trending days are the inputs of one window
-with no target (:func:`prediction_windows`); the forecast is for the day after the last one.
+with no target (:func:`prediction_windows`); the forecast is for the day after the last one,
+or with ``horizon`` h for ``h`` days after it (day ``7 + h``, by the model of the horizon
+study at that horizon, :meth:`ytlstm.saved.SavedModel.predict_horizon`). ``intervals`` adds
+the split-conformal forecast intervals saved with the model (columns ``lower_80``,
+``upper_80``, ``lower_95``, ``upper_95`` for the study's levels).
 
 A video gets no forecast, with a reason, when its last run of consecutive days is shorter
 than the window, when views fall inside those days (a data error, as in the study), or when
@@ -24,9 +28,18 @@ from ytlstm.data import (COUNT_COLUMNS, VIDEO_ID_PATTERN, CleaningReport, add_ru
 from ytlstm.errors import DataError
 from ytlstm.windows import COUNT_FEATURES, Windows
 
-#: Columns of the forecast table, in order.
+#: Columns of the forecast table, in order (``intervals`` appends ``lower_<level>``,
+#: ``upper_<level>`` for each level of the model's calibration, :func:`interval_columns`).
 OUTPUT_COLUMNS = ("video_id", "last_date", "forecast_date", "views_last_day", "forecast_views",
                   "model")
+
+
+def interval_columns(levels) -> tuple[str, ...]:
+    """``lower_80, upper_80, lower_95, upper_95`` for levels 0.8 and 0.95."""
+    out: list[str] = []
+    for lv in levels:
+        out += [f"lower_{round(100 * float(lv)):d}", f"upper_{round(100 * float(lv)):d}"]
+    return tuple(out)
 
 
 def _day(d) -> str:
@@ -141,35 +154,55 @@ class Forecasts:
         return len(self.table) + len(self.skipped)
 
 
-def forecast(model, raw: pd.DataFrame, source: str = "") -> Forecasts:
-    """Forecast every video of ``raw`` (the output of :func:`ytlstm.data.read_videos`)."""
+def forecast(model, raw: pd.DataFrame, source: str = "", horizon: int = 1,
+             intervals: bool = False) -> Forecasts:
+    """Forecast every video of ``raw`` (the output of :func:`ytlstm.data.read_videos`).
+
+    ``horizon`` h: the views of ``h`` days after each video's last day (1: the next day, by
+    the model's day-8 forecaster, as before horizons existed). ``intervals``: add the saved
+    forecast intervals (:meth:`ytlstm.saved.SavedModel.intervals`). Both beyond the default
+    need a model saved with horizon models (:meth:`~ytlstm.saved.SavedModel.check_horizon`
+    raises a one-line :class:`~ytlstm.errors.ModelError` otherwise, before the data is read).
+    """
+    horizon = int(horizon)
+    plain = horizon == 1 and not intervals       # exactly the day-8 forecast
+    if not plain:
+        model.check_horizon(horizon, intervals)
+    columns = list(OUTPUT_COLUMNS) + (list(interval_columns(model.levels)) if intervals else [])
     kept, report = clean(raw, source)
     skipped = _cleaning_reasons(raw, kept)
     kept = kept[~kept["video_id"].isin(list(skipped))]
     windows, too_short = (prediction_windows(add_runs(kept), model.window) if len(kept)
                           else (None, {}))
     skipped.update(too_short)
-    rows = pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+    rows = pd.DataFrame(columns=columns)
     if windows is not None and len(windows):
-        pred = np.asarray(model.predict(windows), dtype=np.float64)
+        pred = np.asarray(model.predict(windows) if plain
+                          else model.predict_horizon(windows, horizon), dtype=np.float64)
         ok = np.isfinite(pred)
         for v in windows.video_id[~ok]:
             skipped[str(v)] = "the model gave no finite forecast"
         last = windows.target_date - np.timedelta64(1, "D")
-        rows = pd.DataFrame({
-            "video_id": windows.video_id, "last_date": [_day(d) for d in last],
-            "forecast_date": [_day(d) for d in windows.target_date],
-            "views_last_day": windows.views[:, -1].astype(np.int64), "forecast_views": pred,
-            "model": model.name})[ok].reset_index(drop=True)
+        target = last + np.timedelta64(horizon, "D")
+        cols = {"video_id": windows.video_id, "last_date": [_day(d) for d in last],
+                "forecast_date": [_day(d) for d in target],
+                "views_last_day": windows.views[:, -1].astype(np.int64), "forecast_views": pred,
+                "model": model.name}
+        if intervals:
+            cols.update(model.intervals(windows, pred, horizon))
+        rows = pd.DataFrame(cols)[columns][ok].reset_index(drop=True)
     skipped = dict(sorted(skipped.items()))
     return Forecasts(rows, skipped, report)
 
 
-def forecast_csv(model, path: str | Path) -> Forecasts:
+def forecast_csv(model, path: str | Path, horizon: int = 1,
+                 intervals: bool = False) -> Forecasts:
     """Read, validate and clean a Kaggle-format CSV, then :func:`forecast` its videos."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found" if not path.exists() else "is not a file",
                         expected="a CSV file of daily video statistics in the Kaggle format "
                                  "(the columns of XXvideos.csv)")
-    return forecast(model, read_videos(path), str(path))
+    if horizon != 1 or intervals:
+        model.load_horizon(horizon, intervals)   # a model that cannot: before reading the data
+    return forecast(model, read_videos(path), str(path), horizon, intervals)

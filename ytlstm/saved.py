@@ -29,6 +29,25 @@ whose kind is not JSON, ``.npz``, skops or ``.keras`` (e.g. a ``model.pkl``), wi
 (:func:`final_origin`, trained on the most data), every baseline family with its chosen
 configuration and the four LSTMs, each checked to reproduce the study's forecasts of that
 origin's test windows before it is written.
+
+**Horizons and intervals** (:mod:`ytlstm.horizons`). When the study has a horizon stage, the
+export also carries its models of that origin, for forecasts of day ``7 + h``, ``h = 1..H``:
+
+* each baseline folder holds its direct model of every horizon as ``horizon_<h>.json``
+  (+ ``.npz``, skops files: the same safe encoding as ``model.*``);
+* two more neural folders, ``lstm_univariate_h`` and ``lstm_transfer_h``: the feature transform
+  and one ``seed_<s>.keras`` per seed, either a network with one output per horizon
+  (``form`` ``multi-output``) or the day-8 univariate networks run recursively, each day's
+  forecast becoming the next window's day 7 (``recursive``,
+  :func:`ytlstm.horizons.roll_forward`);
+* every one of these folders holds ``calibration.json``: the split-conformal bounds of the log
+  residuals (``lower_q``, ``upper_q``) per horizon and level, from that origin's validation
+  windows; the interval of a forecast is :func:`ytlstm.horizons.interval`.
+
+``metadata.json`` describes them in its ``horizons`` entry (``max_horizon``, ``form``,
+``levels``, the files). A folder without that entry (an older export, a study with too few
+windows beyond day 8, or a model that the horizon study does not have) forecasts day 8 only;
+:meth:`SavedModel.check_horizon` says so in one line.
 """
 
 from __future__ import annotations
@@ -67,6 +86,18 @@ ENSEMBLE_RULE = "expm1(mean over seeds of log1p(predicted views))"
 REPRODUCE_RTOL = 1e-5
 #: Neural models of the final origin that :func:`export_models` writes.
 NEURAL_MODELS = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
+#: Networks of the horizon study (:data:`ytlstm.horizons.HORIZON_LSTMS`) that
+#: :func:`export_models` writes when the study has horizons.
+HORIZON_NETWORKS = ("lstm_univariate_h", "lstm_transfer_h")
+#: Baselines of the horizon study (:data:`ytlstm.horizons.HORIZON_BASELINES`).
+HORIZON_BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")
+#: The file of a model's interval calibration (split-conformal quantiles of log residuals).
+CALIBRATION = "calibration.json"
+#: How a model forecasts horizons beyond 1 (``metadata.json``, ``horizons.form``).
+HORIZON_FORMS = ("direct", "multi-output", "recursive")
+CALIBRATION_RULE = ("equal-tailed split-conformal bounds of log1p(actual) - log1p(forecast) on "
+                    "the origin's validation windows of each horizon; interval of a forecast p: "
+                    "[max(expm1(log1p(p) + lower_q), day 7's views), expm1(log1p(p) + upper_q)]")
 
 
 def _version() -> str:
@@ -102,6 +133,88 @@ class SavedModel:
     def predict(self, windows: Windows) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    # -- horizons and intervals
+
+    @property
+    def horizon_info(self) -> dict | None:
+        """The ``horizons`` entry of ``metadata.json`` (None: day 8 only)."""
+        return self.metadata.get("horizons") or None
+
+    @property
+    def max_horizon(self) -> int:
+        """The furthest horizon ``H`` this model forecasts (day ``7 + H``); 1 without horizon
+        models."""
+        info = self.horizon_info
+        return int(info["max_horizon"]) if info else 1
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """Nominal coverages of the saved intervals (empty without a calibration)."""
+        info = self.horizon_info
+        return tuple(float(v) for v in info["levels"]) if info else ()
+
+    def check_horizon(self, horizon: int, intervals: bool = False) -> None:
+        """Raise :class:`ModelError` (one line) unless this model can forecast ``horizon``
+        (with intervals if ``intervals``)."""
+        horizon = int(horizon)
+        if horizon < 1:
+            raise ModelError(f"horizon {horizon}; expected a whole number >= 1")
+        if horizon == 1 and not intervals:
+            return
+        asked = " ".join(["--horizon", str(horizon)] + (["--intervals"] if intervals else []))
+        info = self.horizon_info
+        if info is None:
+            if self.name in HORIZON_BASELINES or self.name in HORIZON_NETWORKS:
+                why = ("it was exported without them (an older export, or a study with too few "
+                       "windows beyond day 8); re-export the models with `ytlstm export-models`")
+            else:
+                why = ("the horizon study has none of this model; use one of "
+                       f"{', '.join(HORIZON_BASELINES + HORIZON_NETWORKS)}")
+            raise ModelError(f"{self.path}: {self.name} has no horizon models or forecast "
+                             f"intervals ({asked}): {why}")
+        if horizon > self.max_horizon:
+            raise ModelError(f"{self.path}: {self.name} has horizon models for horizons 1.."
+                             f"{self.max_horizon} only (its study had too few windows further "
+                             f"ahead); asked for {asked}")
+
+    def load_horizon(self, horizon: int, intervals: bool = False) -> None:
+        """:meth:`check_horizon`, then read what forecasting ``horizon`` needs (a baseline's
+        ``horizon_<h>.*``), so that a broken file is found before any data is read."""
+        self.check_horizon(horizon, intervals)
+        if intervals:
+            self.bounds(horizon)
+
+    def predict_horizon(self, windows: Windows, horizon: int) -> np.ndarray:
+        """Views of day ``7 + horizon``: the day-8 model for horizon 1, else the model of the
+        horizon study at that horizon (:meth:`check_horizon` first)."""
+        self.check_horizon(horizon)
+        if int(horizon) == 1 and self.horizon_info is None:
+            return self.predict(windows)
+        return self._predict_horizon(windows, int(horizon))
+
+    def _predict_horizon(self, windows: Windows, horizon: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def bounds(self, horizon: int) -> dict[float, tuple[float, float]]:
+        """Level -> (``lower_q``, ``upper_q``), the saved calibration of ``horizon``."""
+        self.check_horizon(horizon, intervals=True)
+        calib = _read_calibration(self.path, self.metadata)
+        return {lv: calib[(int(horizon), lv)] for lv in self.levels}
+
+    def intervals(self, windows: Windows, pred: np.ndarray,
+                  horizon: int) -> dict[str, np.ndarray]:
+        """Forecast intervals of ``pred`` (this model's forecasts of ``windows`` at
+        ``horizon``): columns ``lower_<level>``, ``upper_<level>`` per saved level
+        (:func:`ytlstm.horizons.interval`: the lower end at least day 7's views)."""
+        from ytlstm.horizons import interval, level_name
+
+        day7 = windows.views[:, -1].astype(np.float64)
+        out: dict[str, np.ndarray] = {}
+        for lv, (lo, hi) in self.bounds(horizon).items():
+            out[f"lower_{level_name(lv)}"], out[f"upper_{level_name(lv)}"] = interval(
+                np.asarray(pred, np.float64), day7, lo, hi)
+        return out
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.path}>"
 
@@ -114,11 +227,40 @@ class BaselineModel(SavedModel):
     def __init__(self, path: Path, metadata: dict, forecaster: Forecaster) -> None:
         super().__init__(path, metadata)
         self.forecaster = forecaster
+        self._by_horizon: dict[int, Forecaster] = {}
 
     def predict(self, windows: Windows) -> np.ndarray:
         if len(windows) == 0:
             return np.zeros(0)
         return np.asarray(self.forecaster.predict(windows), dtype=np.float64)
+
+    def horizon_forecaster(self, horizon: int) -> Forecaster:
+        """The direct forecaster of ``horizon`` (read from ``horizon_<h>.*`` on first use)."""
+        from ytlstm.baselines import Forecaster
+
+        horizon = int(horizon)
+        self.check_horizon(horizon)
+        if self.horizon_info is None:          # a day-8 model (horizon 1)
+            return self.forecaster
+        if horizon not in self._by_horizon:
+            stem = self.horizon_info["stems"][str(horizon)]
+            f = safeio.read(self.path, stem, self.metadata["files"])
+            if not isinstance(f, Forecaster) or _forecaster_horizon(f) != horizon:
+                got = _forecaster_horizon(f) if isinstance(f, Forecaster) else None
+                raise ModelError(f"{self.path / (stem + '.json')}: holds a {type(f).__name__} "
+                                 f"of horizon {got}; expected a fitted ytlstm forecaster of "
+                                 f"horizon {horizon}")
+            self._by_horizon[horizon] = f
+        return self._by_horizon[horizon]
+
+    def load_horizon(self, horizon: int, intervals: bool = False) -> None:
+        super().load_horizon(horizon, intervals)
+        self.horizon_forecaster(horizon)
+
+    def _predict_horizon(self, windows: Windows, horizon: int) -> np.ndarray:
+        if len(windows) == 0:
+            return np.zeros(0)
+        return np.asarray(self.horizon_forecaster(horizon).predict(windows), dtype=np.float64)
 
 
 class NeuralModel(SavedModel):
@@ -136,19 +278,33 @@ class NeuralModel(SavedModel):
     def seeds(self) -> list[int]:
         return [int(s) for s in self.metadata["seeds"]]
 
+    @property
+    def outputs(self) -> int:
+        """Outputs of each network: 1 (day 8), or one per horizon 1..H (``multi-output``)."""
+        return int(self.metadata.get("outputs", 1))
+
     def predict_seeds(self, windows: Windows) -> np.ndarray:
-        """Predicted views per seed, shape ``(n_seeds, n_windows)``."""
-        if len(windows) == 0:
-            return np.zeros((len(self.networks), 0))
-        x = self.transform.transform_x(windows)
-        return np.stack([self.transform.to_views(
-            windows, net.predict(x, batch_size=4096, verbose=0).reshape(-1))
-            for net in self.networks])
+        """Predicted views of day 8 per seed, shape ``(n_seeds, n_windows)``."""
+        if self.outputs > 1:
+            return self.predict_horizons_seeds(windows)[:, :, 0]
+        return _seed_views(self.networks, self.transform, windows)
+
+    def predict_horizons_seeds(self, windows: Windows, horizons: int | None = None) -> np.ndarray:
+        """Predicted views of days 8..7+H per seed, ``(n_seeds, n_windows, H)`` (``H``:
+        ``horizons``, default :attr:`max_horizon`)."""
+        H = int(horizons or self.max_horizon)
+        self.check_horizon(H)
+        if self.outputs > 1:                    # one output per horizon
+            return _seed_views(self.networks, self.transform, windows)[:, :, :H]
+        return _recursive_views(self.networks, self.transform, windows, H)
 
     def predict(self, windows: Windows) -> np.ndarray:
         """The seed ensemble: ``expm1(mean(log1p(views)))`` over seeds (a forecast below zero
         views counts as zero, as in :attr:`ytlstm.families.Fitted.ensemble`)."""
-        return np.expm1(np.log1p(np.maximum(self.predict_seeds(windows), 0.0)).mean(axis=0))
+        return _seed_ensemble(self.predict_seeds(windows))
+
+    def _predict_horizon(self, windows: Windows, horizon: int) -> np.ndarray:
+        return _seed_ensemble(self.predict_horizons_seeds(windows, horizon)[:, :, horizon - 1])
 
 
 class ClusterModel(SavedModel):
@@ -180,6 +336,57 @@ class ClusterModel(SavedModel):
             if m.any():
                 out[m] = member.predict(windows.subset(m))
         return out
+
+
+def _forecaster_horizon(f) -> int | None:
+    """The horizon a baseline forecasts (a combination: its members', if they agree)."""
+    members = getattr(f, "members", None)
+    if members is not None:
+        hs = {_forecaster_horizon(m) for m in members}
+        return hs.pop() if len(hs) == 1 else None
+    try:
+        return int(getattr(f, "horizon", 1))
+    except (TypeError, ValueError):
+        return None
+
+
+def _seed_ensemble(views: np.ndarray) -> np.ndarray:
+    """``expm1(mean over seeds (axis 0) of log1p(views))``, below zero counted as zero."""
+    return np.expm1(np.log1p(np.maximum(views, 0.0)).mean(axis=0))
+
+
+def _seed_views(nets: list, transform: FeatureTransform, windows: Windows) -> np.ndarray:
+    """Views per network: ``(n_seeds, n_windows)``, or ``(n_seeds, n_windows, H)`` for
+    networks with one output per horizon (``transform.horizons == H``)."""
+    H = int(getattr(transform, "horizons", 1))
+    if len(windows) == 0:
+        return np.zeros((len(nets), 0) + ((H,) if H > 1 else ()))
+    x = transform.transform_x(windows)
+    views = []
+    for net in nets:
+        raw = net.predict(x, batch_size=4096, verbose=0)
+        views.append(transform.to_views(windows, raw if H > 1 else raw.reshape(-1)))
+    return np.stack(views)
+
+
+def _recursive_views(nets: list, transform: FeatureTransform, windows: Windows,
+                     horizons: int) -> np.ndarray:
+    """Day-8 networks run recursively (as :func:`ytlstm.horizons.recursive_forecast`): each
+    seed's forecast of a day becomes day 7 of the next window, ``(n_seeds, n_windows, H)``."""
+    out = np.empty((len(nets), len(windows), horizons))
+    if len(windows) == 0:
+        return out
+    if horizons > 1:
+        from ytlstm.horizons import roll_forward
+    for i, net in enumerate(nets):
+        cur = windows
+        for h in range(horizons):
+            raw = net.predict(transform.transform_x(cur), batch_size=4096, verbose=0)
+            p = transform.to_views(cur, raw.reshape(-1))
+            out[i, :, h] = p
+            if h + 1 < horizons:
+                cur = roll_forward(cur, p)
+    return out
 
 
 # --------------------------------------------------------------------------- writing
@@ -229,8 +436,8 @@ def _baseline_channels(forecaster: Forecaster) -> list[str]:
 
 
 def _write_baseline(folder: Path, forecaster: Forecaster, config: StudyConfig,
-                    extra: dict) -> None:
-    files = safeio.write(folder, "model", forecaster)
+                    extra: dict, more_files: Sequence[str] = ()) -> None:
+    files = safeio.write(folder, "model", forecaster) + list(more_files)
     meta = _metadata(forecaster.name, "baseline", config, {
         "channels": _baseline_channels(forecaster), "seeds": [],
         "class": f"{type(forecaster).__module__}.{type(forecaster).__qualname__}",
@@ -239,12 +446,14 @@ def _write_baseline(folder: Path, forecaster: Forecaster, config: StudyConfig,
 
 
 def _write_neural(folder: Path, name: str, transform: FeatureTransform, networks: list,
-                  seeds: Sequence[int], config: StudyConfig, extra: dict) -> None:
+                  seeds: Sequence[int], config: StudyConfig, extra: dict,
+                  more_files: Sequence[str] = ()) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     files = safeio.write(folder, "transform", transform)
     for seed, net in zip(seeds, networks):
         net.save(folder / f"seed_{int(seed)}.keras")
         files.append(f"seed_{int(seed)}.keras")
+    files += list(more_files)
     meta = _metadata(name, "neural", config, {
         "multivariate": bool(transform.multivariate), "target": transform.target_kind,
         "channels": list(transform.channel_names), "n_channels": int(transform.n_channels),
@@ -343,12 +552,12 @@ def refit_baselines(study, origin=None) -> dict[str, Forecaster]:
     return out
 
 
-def _network(weights: list, n_channels: int, window: int, units: int):
+def _network(weights: list, n_channels: int, window: int, units: int, n_outputs: int = 1):
     """A plain ``build_lstm`` network (the layout of :attr:`ytlstm.training.Trained.weights`)
-    with the given weights."""
+    with the given weights (``n_outputs``: one per horizon for a multi-output network)."""
     from ytlstm.models import build_lstm
 
-    net = build_lstm(window, n_channels, units)
+    net = build_lstm(window, n_channels, units, n_outputs=n_outputs)
     net.set_weights([np.asarray(w) for w in weights])
     return net
 
@@ -362,10 +571,7 @@ def _ensemble(nets: list, transform: FeatureTransform, windows: Windows) -> np.n
     """What :class:`NeuralModel` predicts, from networks not yet saved."""
     if len(windows) == 0:
         return np.zeros(0)
-    x = transform.transform_x(windows)
-    p = np.stack([transform.to_views(windows, n.predict(x, batch_size=4096, verbose=0)
-                                     .reshape(-1)) for n in nets])
-    return np.expm1(np.log1p(np.maximum(p, 0.0)).mean(axis=0))
+    return _seed_ensemble(_seed_views(nets, transform, windows))
 
 
 def _check_reproduces(name: str, got: np.ndarray, expected: np.ndarray, o, rtol: float) -> None:
@@ -403,7 +609,11 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
     (:attr:`ytlstm.families.Fitted.runs`) with the feature transform refitted on the same
     training windows as in training (:func:`ytlstm.training.run_job`). Every model is checked
     to reproduce the study's forecasts of that origin's test windows before it is written
-    (:class:`ModelError` otherwise). Returns model name -> folder.
+    (:class:`ModelError` otherwise). With a horizon study (:func:`horizon_study`), each
+    baseline folder also gets its model of every horizon and ``calibration.json``, and the
+    horizon networks (:data:`HORIZON_NETWORKS`) their own folders, each checked likewise at
+    every horizon (see the module docstring); without one, horizon-network folders of an
+    earlier export are removed. Returns model name -> folder.
     """
     from ytlstm.families import all_families
     from ytlstm.windows import FeatureTransform
@@ -427,14 +637,15 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
               "n_validation_windows": int(len(o.validation))}
     written: dict[str, Path] = {}
 
+    hz = horizon_study(study, o)
     for name, forecaster in refit_baselines(study, o).items():
         _check_reproduces(name, forecaster.predict(test), fits[name].ensemble[o.test], o,
                           REPRODUCE_RTOL)
         params = ({m.name: dict(chosen.get(m.name, {})) for m in forecaster.members}
                   if name == "combination" else dict(chosen.get(name, {})))
         extra = {**common, "name": name, "params": params}
-        written[name] = _in_place(out_dir / name, lambda tmp, f=forecaster, e=extra:
-                                  _write_baseline(tmp, f, config, e))
+        written[name] = _in_place(out_dir / name, lambda tmp, n=name, f=forecaster, e=extra:
+                                  _write_baseline_folder(tmp, n, f, config, e, hz, o, test))
 
     train = windows.subset(o.train)
     multivariate = {f.name: bool(getattr(f, "multivariate", False))
@@ -457,9 +668,134 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
                                       tmp, n, t, ns, f.seeds, config,
                                       {**common, "params": p, "units": int(p["units"]),
                                        "loss": p["loss"]}))
+    if hz is None:
+        # a folder of an earlier export with horizons would not be this study's
+        for name in HORIZON_NETWORKS:
+            if (out_dir / name / METADATA).is_file():
+                shutil.rmtree(out_dir / name)
+    else:
+        for name in HORIZON_NETWORKS:
+            if name in hz.fits[o.name]:
+                written[name] = _export_horizon_network(study, o, name, hz, out_dir / name,
+                                                        common, test)
     say(f"wrote {len(written)} models of the {o.name} ({o.info.get('test_first', '?')} to "
-        f"{o.info.get('test_last', '?')}) to {out_dir}")
+        f"{o.info.get('test_last', '?')}) to {out_dir}"
+        + ("" if hz is None else f"; horizons 1..{hz.horizons} and intervals "
+           f"({', '.join(_level_label(lv) for lv in config.interval_levels)})"))
     return written
+
+
+# --------------------------------------------------------------------------- horizons
+
+def horizon_study(study, origin=None):
+    """The study's :class:`ytlstm.horizons.HorizonStudy` if it has models of ``origin``
+    (default: the final one, :func:`final_origin`), else None (no horizon stage, or too few
+    windows beyond day 8)."""
+    hz = getattr(study, "horizons", None)
+    o = origin or final_origin(study)
+    if hz is None or o.name not in hz.fits or int(hz.horizons) < 2:
+        return None
+    return hz
+
+
+def _level_label(level: float) -> str:
+    return f"{round(100 * float(level)):d}%"
+
+
+def _calibration(hz, o, name: str, levels: Sequence[float]) -> list[dict]:
+    """The calibration rows of model ``name`` at origin ``o``: every horizon and level."""
+    c = hz.calibration
+    c = c[(c["origin"] == o.name) & (c["model"] == name)]
+    rows = []
+    for h in range(1, int(hz.horizons) + 1):
+        for lv in levels:
+            r = c[(c["horizon"] == h) & np.isclose(c["level"].astype(float), float(lv))]
+            if len(r) != 1:
+                raise ModelError(f"{name}: the horizon study has {len(r)} calibration rows for "
+                                 f"horizon {h}, level {lv} at the {o.name}; expected one "
+                                 "(re-run the study: `ytlstm run --force`)")
+            r = r.iloc[0]
+            rows.append({"horizon": h, "level": float(lv), "lower_q": float(r["lower_q"]),
+                         "upper_q": float(r["upper_q"]), "n_residuals": int(r["n_residuals"])})
+    return rows
+
+
+def _write_calibration(folder: Path, name: str, hz, o, levels: Sequence[float]) -> str:
+    _write_json({"model": name, "origin": o.name, "max_horizon": int(hz.horizons),
+                 "levels": [float(v) for v in levels], "rule": CALIBRATION_RULE,
+                 "quantiles": _calibration(hz, o, name, levels)}, folder / CALIBRATION)
+    return CALIBRATION
+
+
+def _horizon_entry(hz, o, form: str, levels: Sequence[float], **more) -> dict:
+    return {"max_horizon": int(hz.horizons), "form": form, "origin": o.name,
+            "levels": [float(v) for v in levels], "calibration": CALIBRATION, **more}
+
+
+def _write_baseline_folder(folder: Path, name: str, forecaster: Forecaster, config: StudyConfig,
+                           extra: dict, hz, o, test: Windows) -> None:
+    """A baseline folder: the day-8 model and, with a horizon study, the model of every
+    horizon (each read back from the folder and checked to give the study's horizon
+    forecasts of ``o``'s test windows) and its calibration."""
+    more: list[str] = []
+    if hz is not None and name in hz.fits[o.name]:
+        fit = hz.fits[o.name][name]
+        levels = tuple(config.interval_levels)
+        stems = {}
+        for h in range(1, int(hz.horizons) + 1):
+            stem = f"horizon_{h}"
+            files = safeio.write(folder, stem, fit.fitted[h - 1])
+            back = safeio.read(folder, stem, files)
+            _check_reproduces(f"{name} at horizon {h}", back.predict(test),
+                              fit.ensemble[o.test, h - 1], o, REPRODUCE_RTOL)
+            more += files
+            stems[str(h)] = stem
+        more.append(_write_calibration(folder, name, hz, o, levels))
+        extra = {**extra, "horizons": _horizon_entry(hz, o, "direct", levels, stems=stems)}
+    _write_baseline(folder, forecaster, config, extra, more)
+
+
+def _export_horizon_network(study, o, name: str, hz, path: Path, common: dict,
+                            test: Windows) -> Path:
+    """``lstm_univariate_h`` or ``lstm_transfer_h`` of origin ``o``: multi-output networks
+    with the transform of their training (:func:`ytlstm.training.run_job`, one target column
+    per horizon), or (``form`` recursive) the day-8 univariate networks; checked to reproduce
+    the study's forecasts of ``o``'s test windows at every horizon before it is written."""
+    from ytlstm.windows import FeatureTransform
+
+    config: StudyConfig = study.config
+    fit = hz.fits[o.name][name]
+    H = int(hz.horizons)
+    params = dict(fit.params)
+    form = params.get("form", "multi-output")
+    if form not in ("multi-output", "recursive"):
+        raise ModelError(f"{name}: unknown form {form!r} in the horizon study; expected "
+                         "multi-output or recursive")
+    train = study.windows.subset(o.train)
+    units = int(params["units"])
+    if form == "recursive":
+        transform = FeatureTransform(False, params["target"]).fit(train)
+        outputs = 1
+    else:
+        transform = FeatureTransform(name == "lstm_transfer_h", params["target"],
+                                     horizons=H).fit(train)
+        outputs = H
+    nets = [_network(r.weights, transform.n_channels, config.window, units, outputs)
+            for r in fit.runs]
+    views = (_recursive_views(nets, transform, test, H) if form == "recursive"
+             else _seed_views(nets, transform, test))
+    _check_reproduces(f"{name} at horizons 1..{H}", _seed_ensemble(views),
+                      fit.ensemble[o.test], o, REPRODUCE_RTOL)
+    levels = tuple(config.interval_levels)
+    seeds = [int(r.seed) for r in fit.runs]
+    extra = {**common, "params": params, "units": units, "loss": params["loss"],
+             "outputs": outputs, "horizons": _horizon_entry(hz, o, form, levels)}
+
+    def write(tmp: Path) -> None:
+        _write_calibration(tmp, name, hz, o, levels)
+        _write_neural(tmp, name, transform, nets, seeds, config, extra, [CALIBRATION])
+
+    return _in_place(path, write)
 
 
 def _write_cluster(folder: Path, study, o, fitted, params: dict, common: dict,
@@ -568,6 +904,74 @@ def _read_metadata(path: Path) -> dict:
     return meta
 
 
+def _read_calibration(path: Path, meta: dict) -> dict[tuple[int, float], tuple[float, float]]:
+    """(horizon, level) -> (``lower_q``, ``upper_q``) from the folder's ``calibration.json``,
+    checked to hold every horizon 1..H and level of ``metadata.json``."""
+    info = meta["horizons"]
+    f = path / CALIBRATION
+    try:
+        spec = json.loads(f.read_text(encoding="utf-8"))
+        out = {}
+        for r in spec["quantiles"]:
+            lo, hi = float(r["lower_q"]), float(r["upper_q"])
+            if np.isnan(lo) or np.isnan(hi) or lo > hi:
+                raise ValueError(f"bounds {lo}, {hi} at horizon {r['horizon']}")
+            out[(int(r["horizon"]), float(r["level"]))] = (lo, hi)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+            ValueError) as e:
+        raise ModelError(f"{f}: cannot be loaded ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}); expected the interval "
+                         "calibration of the model") from None
+    want = [(h, float(lv)) for h in range(1, int(info["max_horizon"]) + 1)
+            for lv in info["levels"]]
+    absent = [k for k in want if k not in out]
+    if absent:
+        raise ModelError(f"{f}: no bounds for horizon {absent[0][0]} at level {absent[0][1]}; "
+                         f"expected every horizon 1..{info['max_horizon']} and level "
+                         f"{', '.join(str(v) for v in info['levels'])}")
+    return out
+
+
+def _check_horizon_entry(path: Path, meta: dict) -> None:
+    """The ``horizons`` entry of ``metadata.json`` is complete and its files are listed."""
+    mfile = path / METADATA
+    outputs = meta.get("outputs", 1)
+    if not isinstance(outputs, int) or isinstance(outputs, bool) or outputs < 1:
+        raise ModelError(f"{mfile}: field outputs {outputs!r}; expected a whole number >= 1")
+    info = meta.get("horizons")
+    if info is None:
+        return
+    try:
+        H, form = int(info["max_horizon"]), str(info["form"])
+        levels = [float(v) for v in info["levels"]]
+        ok = (H >= 1 and form in HORIZON_FORMS and all(0 < v < 1 for v in levels)
+              and info["calibration"] == CALIBRATION and CALIBRATION in meta["files"])
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ModelError(f"{mfile}: malformed horizons entry; expected max_horizon, form "
+                         f"({', '.join(HORIZON_FORMS)}), levels and calibration "
+                         f"({CALIBRATION}, listed in files)")
+    kind = meta["kind"]
+    outputs = int(meta.get("outputs", 1))
+    if kind == "baseline":
+        stems = info.get("stems")
+        if (form != "direct" or not isinstance(stems, dict)
+                or set(stems) != {str(h) for h in range(1, H + 1)}
+                or not all(isinstance(v, str) and f"{v}.json" in meta["files"]
+                           for v in stems.values())):
+            raise ModelError(f"{mfile}: horizons entry of a baseline without a listed "
+                             f"horizon_<h>.json for every horizon 1..{H}")
+    elif kind == "neural":
+        if (form == "multi-output" and outputs != H) or (form == "recursive" and outputs != 1) \
+                or form == "direct":
+            raise ModelError(f"{mfile}: a {form} network with {outputs} output(s) for horizons "
+                             f"1..{H}; expected {H} outputs (multi-output) or 1 (recursive)")
+    else:
+        raise ModelError(f"{mfile}: a {kind} model has no horizon models")
+    _read_calibration(path, meta)
+
+
 def _load_neural(path: Path, meta: dict) -> NeuralModel:
     from ytlstm.models import _keras
     from ytlstm.windows import FeatureTransform
@@ -595,6 +999,12 @@ def _load_neural(path: Path, meta: dict) -> NeuralModel:
         if tuple(net.input_shape) != expected:
             raise ModelError(f"{f}: network input shape {tuple(net.input_shape)}; expected "
                              f"{expected} (window, channels of transform.json)")
+        outputs = int(meta.get("outputs", 1))
+        if tuple(net.output_shape) != (None, outputs) or int(transform.horizons) != (
+                outputs if outputs > 1 else 1):
+            raise ModelError(f"{f}: network output shape {tuple(net.output_shape)} with a "
+                             f"transform of {transform.horizons} horizon(s); expected "
+                             f"{(None, outputs)} (outputs of {METADATA})")
         networks.append(net)
     return NeuralModel(path, meta, transform, networks)
 
@@ -605,6 +1015,7 @@ def load_model(path: str | Path) -> SavedModel:
     another major.minor version of ytlstm."""
     path = Path(path)
     meta = _read_metadata(path)
+    _check_horizon_entry(path, meta)
     kind = meta["kind"]
     if kind == "baseline":
         from ytlstm.baselines import Forecaster
