@@ -637,7 +637,7 @@ def _calibration_rows(hz, origin: str, name: str) -> pd.DataFrame:
 def test_export_writes_the_horizon_models_and_calibration(study):
     st, o, written = study["study"], study["origin"], study["written"]
     hz = st.horizons
-    assert hz is not None and 2 <= hz.horizons < 7, "the fixture should have horizons, not all 7"
+    assert hz is not None and hz.horizons >= 2, "the fixture should have a horizon study"
     H = hz.horizons
     levels = list(st.config.interval_levels)
     for name in BASELINES + HORIZON_NETS:
@@ -785,15 +785,20 @@ def test_predict_cli_horizons_with_intervals(study, held_back, run_cli, tmp_path
 def test_predict_horizon_errors_with_the_exported_models(study, held_back, run_cli, tmp_path):
     import shutil
 
-    st = study["study"]
-    H = st.horizons.horizons
     csv, _ = held_back
     models = study["root"] / "models"
-    code, out, err = run_cli("predict", "--model", "gbm", "--csv", csv, "--models-dir", models,
-                             "--horizon", H + 1)
-    _one_line_error(code, err, f"gbm has horizon models for horizons 1..{H} only",
-                    f"--horizon {H + 1}")
+    # models of a study with horizons 1..2 only (few long runs), asked for horizon 3
+    short = Path(shutil.copytree(models / "gbm", tmp_path / "gbm"))
+    meta = json.loads((short / "metadata.json").read_text())
+    meta["horizons"].update(max_horizon=2, stems={"1": "horizon_1", "2": "horizon_2"})
+    (short / "metadata.json").write_text(json.dumps(meta))
+    code, out, err = run_cli("predict", "--model", short, "--csv", csv, "--horizon", 3,
+                             "--intervals")
+    _one_line_error(code, err, "gbm has horizon models for horizons 1..2 only",
+                    "--horizon 3 --intervals")
     assert out == ""
+    code, _, err = run_cli("predict", "--model", short, "--csv", csv, "--horizon", 2)
+    assert code == 0, err
     for name, options in (("lstm_multivariate", ("--horizon", "2")),
                           ("lstm_cluster", ("--intervals",))):
         code, out, err = run_cli("predict", "--model", name, "--csv", csv, "--models-dir",
