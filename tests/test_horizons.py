@@ -44,6 +44,9 @@ def test_interval_is_in_views_and_never_below_day_7():
     np.testing.assert_allclose(hi, np.expm1(np.log1p(pred) + 0.2))
     assert lo[0] == 990.0                       # clipped at day 7's views
     np.testing.assert_allclose(lo[1], np.expm1(np.log1p(5000.0) - 0.5))
+    # a forecast far below day 7 with a small upper bound: the interval is [day 7, day 7]
+    lo, hi = interval(np.array([100.0]), np.array([1000.0]), -0.1, 0.1)
+    assert lo[0] == hi[0] == 1000.0
 
 
 def test_interval_score_is_width_plus_scaled_miss():

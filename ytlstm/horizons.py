@@ -202,11 +202,13 @@ def conformal_quantiles(resid: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def interval(pred: np.ndarray, day7: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """The interval of forecasts ``pred`` for log-residual bounds ``lo``, ``hi`` (views)."""
+    """The interval of forecasts ``pred`` for log-residual bounds ``lo``, ``hi`` (views), never
+    below day 7's views (views do not fall inside a window)."""
     lp = np.log1p(np.maximum(pred, 0.0))
     with np.errstate(over="ignore"):
         lower = np.maximum(np.expm1(lp + lo), day7)
-        upper = np.expm1(lp + hi)
+        # views never fall, so an upper end below day 7's views is raised to them
+        upper = np.maximum(np.expm1(lp + hi), lower)
     return lower, upper
 
 
