@@ -101,7 +101,7 @@ def test_plan_jobs_groups_seeds_and_feeds_every_worker(data):
 
 
 def test_plan_jobs_stacks_configurations_and_balances_the_workers(data):
-    from ytlstm.training import MAX_BRANCH_UNITS, _makespan
+    from ytlstm.training import _makespan
 
     _, tr, va = data
     grid = [(t, loss, wt) for t in ("growth", "drift") for loss, wt in
@@ -110,20 +110,19 @@ def test_plan_jobs_stacks_configurations_and_balances_the_workers(data):
                   weighting=c[2]) for mv in (False, True) for u in (16, 32) for c in grid
              for s in range(3)]
     jobs = plan_jobs(tasks, n_workers=1)
-    # one job per inputs and size; wide networks in smaller stacks
+    # one job per inputs and size
     assert sorted((j.tasks[0].multivariate, j.tasks[0].units, len(j.tasks)) for j in jobs) == [
-        (False, 16, 18), (False, 32, 9), (False, 32, 9), (True, 16, 18), (True, 32, 9),
-        (True, 32, 9)]
-    assert all(len(j.tasks) * j.tasks[0].units <= MAX_BRANCH_UNITS for j in jobs)
+        (False, 16, 18), (False, 32, 18), (True, 16, 18), (True, 32, 18)]
     assert [j.cost for j in jobs] == sorted((j.cost for j in jobs), reverse=True)
+    assert len(plan_jobs(tasks, n_workers=4)) >= 4
     # an origin's networks: 10 wide multivariate and 5 univariate on two workers
     origin = [Task(f"m{s}", True, s, tr, va, units=32) for s in range(10)]
     origin += [Task(f"u{s}", False, s, tr, va, units=16) for s in range(5)]
     jobs = plan_jobs(origin, n_workers=2)
     assert sorted(p for j in jobs for p in j.positions) == list(range(15))
     total = sum(j.cost for j in jobs)
-    assert _makespan(jobs, 2) < 1.05 * total / 2
-    assert _makespan(jobs, 2) < _makespan(plan_jobs(origin, n_workers=1), 2)
+    assert len(jobs) > 2 and _makespan(jobs, 2) < 1.1 * total / 2
+    assert _makespan(jobs, 2) < 0.9 * _makespan(plan_jobs(origin, n_workers=1), 2)
 
 
 # --------------------------------------------------------------------------- stacked configurations

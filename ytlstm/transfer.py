@@ -21,8 +21,9 @@ def transfer_weights(uni_weights: list, n_channels: int, n_uni_channels: int) ->
     """Univariate LSTM weights -> initial multivariate weights (PROTOCOL section 6).
 
     The input kernel's rows for the views channels are the univariate ones; the rows for the
-    new channels start at zero; the recurrent kernel, the bias and the dense head are copied.
-    The resulting network reproduces the univariate predictions exactly.
+    new channels start at zero; the recurrent kernel, the bias and the dense head (of any
+    width: one output per horizon) are copied. The resulting network reproduces the
+    univariate predictions (up to the rounding of a longer sum of exact zeros' products).
     """
     kernel, recurrent, bias, dense_w, dense_b = uni_weights
     new_kernel = np.zeros((n_channels, kernel.shape[1]), dtype=kernel.dtype)
