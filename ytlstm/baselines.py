@@ -152,15 +152,21 @@ class LinearAR(Forecaster):
         x, y = self._x(train), self.transform_.transform_y(train).astype(np.float64)
         self.keep_ = np.flatnonzero(x.std(axis=0) > 0)      # e.g. day 7's relative channel
         sw = scale_weights(train, train) if self.loss == "absolute_scaled" else None
-        if self.loss == "squared":
-            self.coef_ = least_squares(x[:, self.keep_], y)
-        else:
-            self.coef_ = least_absolute(x[:, self.keep_], y, sw)
+        # one BLAS thread: the iterative LAD fit stops at a tolerance, and sums taken in another
+        # order by more threads move its coefficients by ~1e-6 (the same fit must give the same
+        # numbers in the study, in the export and on a machine with more cores)
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.loss == "squared":
+                self.coef_ = least_squares(x[:, self.keep_], y)
+            else:
+                self.coef_ = least_absolute(x[:, self.keep_], y, sw)
         return self
 
     def predict(self, windows: Windows) -> np.ndarray:
         x = self._x(windows)[:, self.keep_]
-        return self.transform_.to_views(windows, self.coef_[0] + x @ self.coef_[1:])
+        with threadpool_limits(limits=1, user_api="blas"):
+            scaled = self.coef_[0] + x @ self.coef_[1:]
+        return self.transform_.to_views(windows, scaled)
 
 
 def flat_features(transform: FeatureTransform, w: Windows) -> np.ndarray:
