@@ -242,17 +242,20 @@ def by_origin_figure(table, models: list[str], title: str):
 
 # --------------------------------------------------------------------------- horizons
 
-def skill_by_horizon(metrics, tests, title: str):
-    """Relative MAE (against naive at the same horizon) by horizon, one line per model; the
-    horizons where the best LSTM's difference from the best baseline is significant after
+def skill_by_horizon(metrics, tests, title: str, leave_out=("naive", "szabo_huberman")):
+    """Relative MAE (against naive at the same horizon) by horizon, one line per model (naive,
+    1 by definition, and models far above the others are left out so the differences show);
+    the horizons where the best LSTM's difference from the best baseline is significant after
     Holm's adjustment are marked."""
     from ytlstm.names import label, order
 
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for m in order(metrics["model"].unique()):
+        if m in leave_out:
+            continue
         t = metrics[metrics["model"] == m].sort_values("horizon")
         ax.plot(t["horizon"], t["rel_mae"], "--" if m in DASHED else "-", marker="o", ms=4,
-                color=color(m), lw=2.2 if m.startswith("lstm") else 1.5, label=label(m))
+                color=color(m), lw=2.4 if m.startswith("lstm") else 1.5, label=label(m))
     if len(tests):
         sig = tests[tests["p_holm"] < 0.05]
         lstm = str(tests["lstm"].iloc[0])
@@ -264,7 +267,7 @@ def skill_by_horizon(metrics, tests, title: str):
     ax.set_ylabel("test MAE / naive's MAE at the same horizon")
     ax.set_xticks(sorted(metrics["horizon"].unique()))
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -299,7 +302,7 @@ def fan_charts(pred, windows, model: str, cases: list[tuple[str, int]], titles: 
     from ytlstm.names import label
 
     n = len(cases)
-    fig, axes = plt.subplots(1, n, figsize=(4 * n, 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), squeeze=False)
     for ax, (vid, win) in zip(axes[0], cases):
         rows = pred[(pred["split"] == "horizon_test") & (pred["model"] == model)
                     & (pred["window"] == win)].sort_values("horizon")
@@ -313,8 +316,9 @@ def fan_charts(pred, windows, model: str, cases: list[tuple[str, int]], titles: 
         ax.plot(days_in, inputs, "-o", color="black", ms=3, label="input days")
         ax.plot(h, rows["y_true"], "o", color="black", mfc="white", ms=5, label="actual")
         ax.plot(h, rows["y_pred"], "-", color=color(model), lw=2, label="forecast")
-        ax.set_title(plain_title(titles.get(vid, vid), vid, 34), fontsize=10)
+        ax.set_title(plain_title(titles.get(vid, vid), vid, 22), fontsize=9)
         ax.set_xlabel("day of the window")
+        ax.set_xticks(range(1, int(h.max()) + 1, 2))
         views_axis(ax, log=False)
     axes[0][0].set_ylabel("views (cumulative)")
     axes[0][-1].legend(fontsize=7, loc="upper left")
