@@ -274,6 +274,7 @@ def run_job(job: Job, windows: Windows | None = None,
     x_all = inputs.transform_x(windows)
     n_steps, n_ch = config.window, inputs.n_channels
     inits, initial_preds = [], []
+    random_inits: dict[tuple, list] = {}    # a seed's initial weights, built once per job
     for t in job.tasks:
         if t.init == "transfer":
             if t.init_weights is None:
@@ -283,7 +284,10 @@ def run_job(job: Job, windows: Windows | None = None,
             initial_preds.append(_predict(w0, transforms[t.target], x_all, windows, n_steps,
                                           t.units, horizons))
         elif t.init == "random":
-            inits.append(initial_weights(t.seed, n_steps, n_ch, t.units, horizons))
+            if (t.seed, t.units) not in random_inits:
+                random_inits[(t.seed, t.units)] = initial_weights(t.seed, n_steps, n_ch, t.units,
+                                                                  horizons)
+            inits.append(random_inits[(t.seed, t.units)])
             initial_preds.append(None)
         else:
             raise ValueError(f"{t.label}: unknown init {t.init!r}; expected random or transfer")
