@@ -6,12 +6,15 @@ windows, size, number of outputs, initialisation kind and epoch budget) into *jo
 their target kind, loss, weighting and seed: a job trains its networks together as the
 branches of one computation (:mod:`ytlstm.engine`), each branch with its own targets, loss,
 sample weights and shuffle order, which costs far less than training them one by one.
-:func:`run_job` fits one feature transform per target kind on the job's training windows
-(the inputs are the same for every target kind) and maps each network's predictions back to
-views with its own. Jobs run on an executor (:mod:`ytlstm.executor`): worker processes on this
-machine by default, or an existing Dask cluster. Every network is deterministic on its own (its
-seed, deterministic ops) and its numbers do not depend on which other networks share its job,
-so results do not depend on grouping, worker or order.
+Large groups are split, and jobs are split further where that shortens the estimated time
+until the last worker is done (workers take the jobs largest first). :func:`run_job` fits
+one feature transform per target kind on the job's training windows (the inputs are the
+same for every target kind) and maps each network's predictions back to views with its own
+(one column per horizon for networks of several outputs, :attr:`Task.horizons`). Jobs run
+on an executor (:mod:`ytlstm.executor`): worker processes on this machine by default, or an
+existing Dask cluster. Every network is deterministic on its own (its seed, deterministic
+ops) and its numbers do not depend on which other networks share its job, nor on when they
+stop, so results do not depend on grouping, worker or order.
 Results come back per task, in task order, as :class:`Trained` records whose weights are those
 of a plain ``build_lstm`` network.
 """
@@ -34,7 +37,8 @@ from ytlstm.windows import FeatureTransform, Windows
 
 #: Most networks trained together in one job (larger groups are split). Measured on the
 #: real windows with early stopping (compaction): the 18 tuning networks of one size train in
-#: 7-10% less processor time as one job of 18 than as two of 9, 25-30% less than six of 3.
+#: 6-7% less processor time as one job of 18 than as two of 9 (16 and 32 units, univariate
+#: and multivariate), 27% less than as six of 3 (32 units).
 MAX_BRANCHES = 18
 #: Fixed cost of one batch step of a job, in the units of :func:`_branch_cost` (measured:
 #: about as much as one more branch of 32 units).
@@ -106,13 +110,14 @@ class Job:
 
     @property
     def cost(self) -> float:
-        """Estimated relative time: epochs x batch steps x (fixed step cost + the branches'
-        costs; at least two branches are computed). Epochs are not known in advance, so
-        every branch is assumed to run as many (each stops on its own: compaction)."""
+        """Estimated relative time: epochs x windows x (fixed step cost + the branches'
+        costs; at least two branches are computed), a validation window counted as a third
+        of a training window (forward pass only). Epochs are not known in advance, so every
+        branch is assumed to run as many (each stops on its own: compaction)."""
         t = self.tasks[0]
         epochs = min(t.max_epochs or TYPICAL_EPOCHS, TYPICAL_EPOCHS)
         branches = sum(_branch_cost(x) for x in self.tasks) * max(1, 2 / len(self.tasks))
-        return epochs * len(t.train) * (STEP_COST + branches)
+        return epochs * (len(t.train) + len(t.validation) / 3) * (STEP_COST + branches)
 
 
 def _digest(a: np.ndarray) -> str:
@@ -140,12 +145,14 @@ def plan_jobs(tasks: list[Task], n_workers: int = 1,
               max_branches: int | None = None) -> list[Job]:
     """Group compatible tasks into jobs (first-appearance order), largest first.
 
-    Groups larger than ``max_branches`` are split into nearly equal jobs. Then, while it shortens the estimated time until the last worker
-    is done (:func:`_makespan`, largest job first to the first free worker), a job is split
-    in two (the split of one of the ``SPLIT_CANDIDATES`` largest jobs that shortens it
-    most, looking one split ahead from the best few): few large jobs on several workers leave workers idle at
-    the end, and smaller jobs at the end of the list fill the gaps. (A network's numbers do not depend
-    on its job's other networks, so the plan changes speed only.)
+    Groups larger than ``max_branches`` (default ``MAX_BRANCHES``) are split into nearly
+    equal jobs. Then, while it shortens the estimated time until the last worker is done
+    (:func:`_makespan`: largest job first to the first free worker, by :attr:`Job.cost`), a
+    job is split in two (the split of one of the ``SPLIT_CANDIDATES`` largest jobs that
+    shortens it most, looking one split ahead from the best few): few large jobs on several
+    workers leave workers idle at the end, and smaller jobs at the end of the list fill the
+    gaps. (A network's numbers do not depend on its job's other networks, so the plan
+    changes speed only.)
     """
     max_branches = max_branches or MAX_BRANCHES
     groups: dict[tuple, list[int]] = {}
