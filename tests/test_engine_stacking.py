@@ -169,3 +169,18 @@ def test_a_column_of_targets_is_one_output(data):
     b = train_branches(x, y[:, None], xv, yv[:, None], [0, 1], _inits([0, 1]), loss="mae", **kw)
     for p, q in zip(a, b):
         _same(p, q)
+
+
+def test_validation_in_groups_of_branches_gives_the_same_numbers(data, monkeypatch):
+    from ytlstm import engine
+
+    x, xv, ys, _ = data
+    seeds = list(range(5))
+    kw = dict(KW, max_epochs=6)
+    whole = train_branches(x, ys["drift"][0], xv, ys["drift"][1], seeds, _inits(seeds),
+                           loss="mae", **kw)
+    monkeypatch.setattr(engine, "VAL_GROUP_FLOATS", 1)           # groups of two or three
+    grouped = train_branches(x, ys["drift"][0], xv, ys["drift"][1], seeds, _inits(seeds),
+                             loss="mae", **kw)
+    for a, b in zip(whole, grouped):
+        _same(a, b)

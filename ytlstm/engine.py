@@ -71,6 +71,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7      # keras.optimizers.Adam defaults
 #: Validation windows per chunk (bounds the memory of the validation pass).
 VAL_CHUNK = 2048
+#: The validation pass runs on groups of branches (at least two) whose activations
+#: (branches x windows x 4 units) stay under this many floats: a few times faster than all
+#: branches at once, whose large tensors leave the processor's caches (the same numbers: a
+#: branch's do not depend on the others').
+VAL_GROUP_FLOATS = 2 ** 19
 LOSSES = ("mae", "mse")
 
 
@@ -318,18 +323,31 @@ def train_branches(x: np.ndarray, y, x_val: np.ndarray, y_val, seeds: list[int],
     # the branches in the computation (global indices, in row order) and their data
     members = np.arange(k)
 
-    def member_data(rows: np.ndarray):
-        val = [(xc, tf.constant(yv_all[rows, j:j + VAL_CHUNK]),
-                tf.constant(wv_all[rows, j:j + VAL_CHUNK]))
-               for xc, j in zip(x_val_chunks, range(0, n_val, VAL_CHUNK))]
-        return (tf.constant(y_all[rows]), tf.constant(w_all[rows]), tf.constant(mae_all[rows]),
-                val)
+    units = int(np.shape(inits[0][1])[0])
+    group = max(2, VAL_GROUP_FLOATS // max(1, min(n_val, VAL_CHUNK) * 4 * units))
 
-    y_pad, w_pad, mae, val_chunks = member_data(members)
+    def member_data(rows: np.ndarray):
+        """The members' stacked training targets and weights, loss flags, and their
+        validation data per group of members ((start, stop) rows, mae, chunks)."""
+        groups = []
+        for g in np.array_split(np.arange(len(rows)), max(1, len(rows) // group)):
+            r = rows[g]
+            chunks = [(xc, tf.constant(yv_all[r, j:j + VAL_CHUNK]),
+                       tf.constant(wv_all[r, j:j + VAL_CHUNK]))
+                      for xc, j in zip(x_val_chunks, range(0, n_val, VAL_CHUNK))]
+            groups.append((int(g[0]), int(g[-1]) + 1, tf.constant(mae_all[r]), chunks))
+        return (tf.constant(y_all[rows]), tf.constant(w_all[rows]), tf.constant(mae_all[rows]),
+                groups)
+
+    y_pad, w_pad, mae, val_groups = member_data(members)
 
     def validation(ps) -> np.ndarray:
-        total = sum(val_sum(ps, *c, mae) for c in val_chunks)
-        return total.numpy() / val_div
+        out = []
+        for a, b, mae_g, chunks in val_groups:
+            part = ps if (a, b) == (0, len(members)) else [p[a:b] for p in ps]
+            total = sum(val_sum(part, *c, mae_g) for c in chunks)
+            out.append(total.numpy())
+        return np.concatenate(out) / val_div
 
     orders = [np.random.default_rng(s) for s in (seeds if shuffle == "branch" else seeds[:1])]
     params = [tf.constant(np.stack([w[i] for w in inits]).astype(np.float32)) for i in range(5)]
@@ -394,7 +412,7 @@ def train_branches(x: np.ndarray, y, x_val: np.ndarray, y_val, seeds: list[int],
             params, m, v, best = ([tf.gather(a, rows) for a in group]
                                   for group in (params, m, v, best))
             members = members[keep]
-            y_pad, w_pad, mae, val_chunks = member_data(members)
+            y_pad, w_pad, mae, val_groups = member_data(members)
     best_np = [b.numpy() for b in best]
     for r, j in enumerate(members):
         final[j] = [b[r].copy() for b in best_np]
