@@ -32,7 +32,9 @@ epochs rather than its slowest branch's epochs times ``K``. At least two branche
 computation: TensorFlow's batched matrix product takes another path (other float rounding for
 tiny matrices) for a batch of one, so when one active branch is left, a stopped branch rides
 along as a frozen *passenger* (its update is masked out and its numbers are never used); for
-the same reason a single network is trained beside a twin of itself.
+the same reason a single network is trained beside a twin of itself. The validation pass
+after each epoch runs on groups of a few branches (``VAL_GROUP_FLOATS``): all branches'
+activations over every validation window at once would leave the processor's caches.
 
 Several outputs (horizons ``1..H``): the dense head is ``(units, H)``, targets ``(n, H)``;
 a target that is NaN (unavailable) gets weight 0. The loss of a batch is
@@ -324,13 +326,13 @@ def train_branches(x: np.ndarray, y, x_val: np.ndarray, y_val, seeds: list[int],
     members = np.arange(k)
 
     units = int(np.shape(inits[0][1])[0])
-    group = max(2, VAL_GROUP_FLOATS // max(1, min(n_val, VAL_CHUNK) * 4 * units))
+    val_group = max(2, VAL_GROUP_FLOATS // max(1, min(n_val, VAL_CHUNK) * 4 * units))
 
     def member_data(rows: np.ndarray):
         """The members' stacked training targets and weights, loss flags, and their
         validation data per group of members ((start, stop) rows, mae, chunks)."""
         groups = []
-        for g in np.array_split(np.arange(len(rows)), max(1, len(rows) // group)):
+        for g in np.array_split(np.arange(len(rows)), max(1, len(rows) // val_group)):
             r = rows[g]
             chunks = [(xc, tf.constant(yv_all[r, j:j + VAL_CHUNK]),
                        tf.constant(wv_all[r, j:j + VAL_CHUNK]))
@@ -409,8 +411,8 @@ def train_branches(x: np.ndarray, y, x_val: np.ndarray, y_val, seeds: list[int],
             for r in np.setdiff1d(np.arange(len(members)), keep):
                 final[members[r]] = [b[r].copy() for b in best_np]
             rows = tf.constant(keep.astype(np.int32))
-            params, m, v, best = ([tf.gather(a, rows) for a in group]
-                                  for group in (params, m, v, best))
+            params, m, v, best = ([tf.gather(a, rows) for a in stack]
+                                  for stack in (params, m, v, best))
             members = members[keep]
             y_pad, w_pad, mae, val_groups = member_data(members)
     best_np = [b.numpy() for b in best]
