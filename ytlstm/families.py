@@ -26,7 +26,7 @@ from ytlstm.baselines import (Combination, Drift, Forecaster, GradientBoosting, 
 from ytlstm.clusters import MIN_CLUSTER_VALIDATION_WINDOWS, ShapeClusters
 from ytlstm.config import StudyConfig
 from ytlstm.training import Task, Trained
-from ytlstm.windows import Windows
+from ytlstm.windows import Windows, seed_ensemble
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Fitted:
         """The forecast: a baseline's, or the seed ensemble (mean of log predictions)."""
         if len(self.preds) == 1:
             return self.preds[0]
-        return np.expm1(np.log1p(np.maximum(self.preds, 0.0)).mean(axis=0))
+        return seed_ensemble(self.preds)
 
     @property
     def seeds(self) -> list[int]:

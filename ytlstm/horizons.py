@@ -37,15 +37,12 @@ from threadpoolctl import threadpool_limits
 from ytlstm.baselines import (Combination, Drift, Forecaster, GradientBoosting, LinearAR, Naive,
                               SzaboHuberman)
 from ytlstm.families import task_options
+from ytlstm.names import BASELINES, HORIZON_LSTMS
 from ytlstm.training import Task, Trained, run_tasks
-from ytlstm.windows import FeatureTransform, Windows
+from ytlstm.windows import FeatureTransform, Windows, seed_ensemble
 
 #: Baseline families forecast at every horizon (their day-8 configuration).
-HORIZON_BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")
-#: The networks of the horizon study: the univariate LSTM and the transfer LSTM.
-HORIZON_LSTMS = ("lstm_univariate_h", "lstm_transfer_h")
-#: The h = 1 network each horizon network takes its configuration from.
-SOURCE = {"lstm_univariate_h": "lstm_univariate", "lstm_transfer_h": "lstm_univariate"}
+HORIZON_BASELINES = BASELINES
 
 
 @dataclass
@@ -63,7 +60,7 @@ class HorizonFit:
         """``(n_windows, H)``: a baseline's forecast, or the seed ensemble (mean of logs)."""
         if len(self.preds) == 1:
             return self.preds[0]
-        return np.expm1(np.log1p(np.maximum(self.preds, 0.0)).mean(axis=0))
+        return seed_ensemble(self.preds)
 
 
 @dataclass
@@ -74,7 +71,6 @@ class HorizonStudy:
     fits: dict[str, dict[str, HorizonFit]] # origin name -> model -> fit
     choice: pd.DataFrame                   # the univariate network's form, on validation
     calibration: pd.DataFrame              # origin, model, horizon, level, lower_q, upper_q, n
-    best: dict[str, str]                   # "baseline", "lstm": chosen on validation
     horizons: int = 7
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -222,7 +218,7 @@ def _rows(windows: Windows, origin, split: str, fits: dict[str, HorizonFit], hor
           calib: dict, levels) -> list[pd.DataFrame]:
     idx_all = origin.validation if split == "horizon_validation" else origin.test
     out = []
-    train_limit, val_limit = limits(origin)
+    _, val_limit = limits(origin)
     for h in range(1, horizons + 1):
         before = val_limit if split == "horizon_validation" else None
         idx = horizon_index(windows, idx_all, h, before)
@@ -306,9 +302,8 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
     seconds: dict[str, float] = {}
 
     # phase 0: the multi-output univariate networks train while this process fits baselines
-    tasks0 = {o.name: network_tasks("lstm_univariate_h", windows, o, uni, seeds, H)
-              for o in origins}
-    flat0 = [t for o in origins for t in tasks0[o.name]]
+    flat0 = [t for o in origins
+             for t in network_tasks("lstm_univariate_h", windows, o, uni, seeds, H)]
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(run_tasks, flat0, windows, config, jobs, say)
         tb = time.perf_counter()
@@ -316,11 +311,8 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
             fits[o.name].update(fit_baselines(windows, o, chosen, config, H))
         seconds["baselines"] = time.perf_counter() - tb
         trained0 = pending.result()
-    by_origin0 = {}
-    k = 0
-    for o in origins:
-        by_origin0[o.name] = trained0[k:k + len(seeds)]
-        k += len(seeds)
+    by_origin0 = {o.name: trained0[i * len(seeds):(i + 1) * len(seeds)]
+                  for i, o in enumerate(origins)}
 
     # phase 1: transfer networks from the multi-output univariate ones; recursion beside them
     flat1 = [t for o in origins for t in network_tasks(
@@ -334,38 +326,26 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
         trained1 = pending.result()
 
     # the univariate network's form, chosen on the first origin's validation windows
+    forms = {o.name: {
+        "multi-output": HorizonFit("lstm_univariate_h", np.stack([r.pred for r in by_origin0[o.name]]),
+                                   {**uni, "form": "multi-output"}, runs=by_origin0[o.name]),
+        "recursive": HorizonFit("lstm_univariate_h", recursive[o.name], {**uni, "form": "recursive"},
+                                runs=day8_fits[o.name]["lstm_univariate"].runs)}
+        for o in origins}
     first = origins[0]
-    multi_out = HorizonFit("lstm_univariate_h", np.stack(
-        [r.pred for r in by_origin0[first.name]]), dict(uni), runs=by_origin0[first.name])
-    rec = HorizonFit("lstm_univariate_h", recursive[first.name], dict(uni))
-    scores = {"multi-output": _mean_rel_mae(windows, first, multi_out.ensemble, H),
-              "recursive": _mean_rel_mae(windows, first, rec.ensemble, H)}
+    scores = {f: _mean_rel_mae(windows, first, fit.ensemble, H)
+              for f, fit in forms[first.name].items()}
     form = min(scores, key=lambda f: (scores[f], f != "multi-output"))
     choice = pd.DataFrame([{"model": "lstm_univariate_h", "form": f, "val_mean_rel_mae": v,
                             "chosen": f == form} for f, v in scores.items()])
     say(f"  univariate network at horizons: {form} (validation mean rel. MAE "
         + ", ".join(f"{f} {v:.4f}" for f, v in scores.items()) + ")")
-    k = 0
-    for o in origins:
-        runs1 = trained1[k:k + len(seeds)]
-        k += len(seeds)
-        runs0 = by_origin0[o.name]
-        if form == "multi-output":
-            fits[o.name]["lstm_univariate_h"] = HorizonFit(
-                "lstm_univariate_h", np.stack([r.pred for r in runs0]), {**uni, "form": form},
-                runs=runs0)
-        else:
-            fits[o.name]["lstm_univariate_h"] = HorizonFit(
-                "lstm_univariate_h", recursive[o.name], {**uni, "form": form},
-                runs=day8_fits[o.name]["lstm_univariate"].runs)
+    for i, o in enumerate(origins):
+        runs1 = trained1[i * len(seeds):(i + 1) * len(seeds)]
+        fits[o.name]["lstm_univariate_h"] = forms[o.name][form]
         fits[o.name]["lstm_transfer_h"] = HorizonFit(
             "lstm_transfer_h", np.stack([r.pred for r in runs1]), {**uni, "form": "multi-output"},
             runs=runs1)
-
-    # best baseline and best LSTM at horizons, on the first origin's validation windows
-    val = {m: _mean_rel_mae(windows, first, f.ensemble, H) for m, f in fits[first.name].items()}
-    best = {"baseline": min((m for m in HORIZON_BASELINES), key=lambda m: (val[m], m)),
-            "lstm": min((m for m in HORIZON_LSTMS), key=lambda m: (val[m], m))}
 
     # split-conformal calibration per origin, model, horizon and level
     levels = tuple(config.interval_levels)
@@ -389,8 +369,6 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
     table = pd.concat(frames, ignore_index=True)
     table["target_date"] = pd.to_datetime(table["target_date"])
     seconds["total"] = time.perf_counter() - t0
-    say(f"  horizons done in {seconds['total']:.1f} s; best at horizons on validation: "
-        f"baseline {best['baseline']}, LSTM {best['lstm']}")
+    say(f"  horizons done in {seconds['total']:.1f} s")
     return HorizonStudy(table=table, fits=fits, choice=choice,
-                        calibration=pd.DataFrame(calib_rows), best=best, horizons=H,
-                        seconds=seconds)
+                        calibration=pd.DataFrame(calib_rows), horizons=H, seconds=seconds)

@@ -22,6 +22,8 @@ MODEL_LABELS = {
 }
 #: The baselines, among which the best baseline is chosen on validation.
 BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")
+#: The networks of the horizon study (every baseline is in it too).
+HORIZON_LSTMS = ("lstm_univariate_h", "lstm_transfer_h")
 
 
 def label(model: str) -> str:

@@ -400,7 +400,7 @@ def transfer_test(study, pred: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- horizons
 
-def horizon_splits(pred: pd.DataFrame) -> list[int]:
+def study_horizons(pred: pd.DataFrame) -> list[int]:
     """The horizons of the horizon study in the table (empty without it)."""
     return sorted(pred.loc[pred["split"] == "horizon_test", "horizon"].unique().tolist())
 
@@ -410,7 +410,7 @@ def horizon_validation_scores(pred: pd.DataFrame) -> pd.DataFrame:
     validation windows, and the mean over horizons (the score every choice at horizons uses)."""
     origin = first_origin(pred)
     rows = {}
-    for h in horizon_splits(pred):
+    for h in study_horizons(pred):
         wt = wide(pred, "horizon_validation", origin, horizon=h)
         base = mae(wt["y_true"], wt["naive"])
         rows[f"h{h}"] = {m: mae(wt["y_true"], wt[m]) / base for m in _models(wt)}
@@ -433,7 +433,7 @@ def metrics_by_horizon(pred: pd.DataFrame) -> pd.DataFrame:
     """``model, horizon, n_windows, mae, rel_mae, rmse`` on the test windows of every horizon,
     pooled over the origins (relative MAE against naive at the same horizon)."""
     rows = []
-    for h in horizon_splits(pred):
+    for h in study_horizons(pred):
         wt = wide(pred, "horizon_test", horizon=h)
         y, naive = wt["y_true"].to_numpy(), wt["naive"].to_numpy()
         for m in order(_models(wt)):
@@ -448,7 +448,7 @@ def horizon_tests(pred: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
     chosen on validation) by the primary two-way bootstrap test; Holm-adjusted over horizons."""
     best = best_at_horizons(pred)
     rows = []
-    for h in horizon_splits(pred):
+    for h in study_horizons(pred):
         wt = wide(pred, "horizon_test", horizon=h)
         rs = Resampler(wt, reps, seed + h)
         t = rs.test(best["lstm"], best["baseline"])

@@ -64,6 +64,7 @@ from ytlstm import safeio
 from ytlstm.checks import require_windows
 from ytlstm.config import StudyConfig
 from ytlstm.errors import ModelError
+from ytlstm.names import BASELINES, HORIZON_LSTMS
 from ytlstm.outputs import BOOK_COUNTRY, MODELS_ROOT, default_models_dir
 
 # ytlstm.baselines and ytlstm.windows (scikit-learn) are imported where they are used, so
@@ -86,11 +87,10 @@ ENSEMBLE_RULE = "expm1(mean over seeds of log1p(predicted views))"
 REPRODUCE_RTOL = 1e-5
 #: Neural models of the final origin that :func:`export_models` writes.
 NEURAL_MODELS = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
-#: Networks of the horizon study (:data:`ytlstm.horizons.HORIZON_LSTMS`) that
-#: :func:`export_models` writes when the study has horizons.
-HORIZON_NETWORKS = ("lstm_univariate_h", "lstm_transfer_h")
-#: Baselines of the horizon study (:data:`ytlstm.horizons.HORIZON_BASELINES`).
-HORIZON_BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")
+#: Networks of the horizon study that :func:`export_models` writes when the study has
+#: horizons, and its baselines (every baseline).
+HORIZON_NETWORKS = HORIZON_LSTMS
+HORIZON_BASELINES = BASELINES
 #: The file of a model's interval calibration (split-conformal quantiles of log residuals).
 CALIBRATION = "calibration.json"
 #: How a model forecasts horizons beyond 1 (``metadata.json``, ``horizons.form``).
@@ -351,8 +351,10 @@ def _forecaster_horizon(f) -> int | None:
 
 
 def _seed_ensemble(views: np.ndarray) -> np.ndarray:
-    """``expm1(mean over seeds (axis 0) of log1p(views))``, below zero counted as zero."""
-    return np.expm1(np.log1p(np.maximum(views, 0.0)).mean(axis=0))
+    """The seed ensemble of the study (:func:`ytlstm.windows.seed_ensemble`)."""
+    from ytlstm.windows import seed_ensemble
+
+    return seed_ensemble(views)
 
 
 def _seed_views(nets: list, transform: FeatureTransform, windows: Windows) -> np.ndarray:

@@ -211,6 +211,12 @@ def video_split(windows: Windows, test_frac: float = 0.2, val_frac: float = 0.1,
 
 # --------------------------------------------------------------------------- features
 
+def seed_ensemble(views: np.ndarray) -> np.ndarray:
+    """The forecast of several seeds' networks: ``expm1`` of the mean over seeds (axis 0) of
+    ``log1p(views)``, forecasts below zero counted as zero."""
+    return np.expm1(np.log1p(np.maximum(views, 0.0)).mean(axis=0))
+
+
 def _log_channels(c: np.ndarray) -> list[np.ndarray]:
     """Daily log increment (0 on the first day), log relative to the last day, log level."""
     log = np.log1p(c)
