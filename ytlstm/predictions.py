@@ -61,7 +61,7 @@ def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
     df.insert(4, "horizon", 1)
     hz = getattr(study, "horizons", None)
     if hz is not None and not seeds:
-        df = pd.concat([df, hz.table[[c for c in hz.table.columns]]], ignore_index=True)
+        df = pd.concat([df, hz.table], ignore_index=True)
     df["target_date"] = pd.to_datetime(df["target_date"])
     return df
 
