@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         training = pd.read_csv(clone / "_build" / "results" / "training.csv")
         windows = pd.read_csv(clone / "_build" / "results" / "split.csv")
         n_train = int(windows.loc[windows.part == "train", "windows"].iloc[0])
-        per = training[training.split == "chronological"].groupby("model").agg(
+        # the chronological origins' final networks (protocol v2: one row per origin and seed)
+        per = training[training.origin != "video"].groupby("model").agg(
             seconds=("seconds", "sum"), epochs=("epochs_run", "sum"))
         for model, r in per.iterrows():
             rows.append({"measurement": f"study: train {model}", "unit": "s/network-epoch",
