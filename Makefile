@@ -49,7 +49,7 @@ integration: $(STAMP) data
 # A clean build of the book (execution cache and HTML removed; the study's result cache is
 # kept, see README), with Sphinx warnings as errors.
 book-strict: $(STAMP) data results mathjax
-	rm -rf _build/html _build/.jupyter_cache
+	rm -rf _build/html _build/.doctrees _build/.jupyter_cache
 	$(PY) -m ytlstm book --strict
 
 book-check: $(STAMP) browser-deps axe cffconvert

@@ -136,3 +136,33 @@ def test_predict_names_the_country_a_model_was_trained_on(in_tmp_checkout, run_c
     assert len(lines) == 2
     forecasts = np.array([ln.split(",")[4] for ln in out.strip().splitlines()[1:]], float)
     assert len(forecasts) == 2
+
+
+# --------------------------------------------------------------------------- up-to-date stamps
+
+def test_stamp_is_current_only_for_the_same_key_code_and_files(tmp_path):
+    from ytlstm.outputs import STAMP, stamp_current, write_stamp
+
+    files = [tmp_path / "a.csv", tmp_path / "sub" / "b.npz"]
+    files[1].parent.mkdir()
+    for i, f in enumerate(files):
+        f.write_bytes(b"x" * (i + 1))
+    assert not stamp_current(tmp_path, "k1")                 # no stamp yet
+    write_stamp(tmp_path, "k1", files)
+    rec = json.loads((tmp_path / STAMP).read_text())
+    assert set(rec["files"]) == {"a.csv", "sub/b.npz"}
+    assert "outputs.py" in rec["modules"]                     # the writer's own code
+    assert stamp_current(tmp_path, "k1")
+    assert not stamp_current(tmp_path, "k2")                 # another study
+    files[0].write_bytes(b"y")                               # a file edited
+    assert not stamp_current(tmp_path, "k1")
+    files[0].write_bytes(b"x")
+    assert stamp_current(tmp_path, "k1")
+    files[1].unlink()                                        # a file deleted
+    assert not stamp_current(tmp_path, "k1")
+    files[1].write_bytes(b"xx")
+    rec["modules"]["outputs.py"] = "0" * 64                   # the code that wrote it changed
+    (tmp_path / STAMP).write_text(json.dumps(rec))
+    assert not stamp_current(tmp_path, "k1")
+    (tmp_path / STAMP).write_text("an older stamp: a bare key\n")
+    assert not stamp_current(tmp_path, "k1")

@@ -125,3 +125,32 @@ def test_killed_run_resumes_without_recomputing_and_gives_identical_tables(root)
     rec = json.loads((root / "out" / "run.json").read_text())
     assert rec["country"] == "US" and rec["holds"] == "results"
     assert rec == json.loads((root / "fresh-out" / "run.json").read_text())
+
+
+def test_rerun_with_nothing_changed_writes_nothing(root):
+    """A second run of the same study finds its tables up to date (``.study-key``) and leaves
+    every file as it is; a deleted or edited table makes it write the tables again."""
+    first = subprocess.run(_cmd(root, "cache2", "out2"), cwd=root, env=_env(),
+                           capture_output=True, text=True, timeout=3000)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "wrote" in first.stdout
+    out = root / "out2"
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()}
+
+    again = subprocess.run(_cmd(root, "cache2", "out2"), cwd=root, env=_env(),
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"tables in {out} are up to date" in again.stdout
+    assert set(_stage_states(again.stdout).values()) == {"cached"}
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()
+             if p.name != "run.json"}
+    assert after == {k: v for k, v in before.items() if k != "run.json"}
+
+    (out / "metrics.csv").unlink()
+    (out / "split.csv").write_text("edited\n")
+    third = subprocess.run(_cmd(root, "cache2", "out2"), cwd=root, env=_env(),
+                           capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "up to date" not in third.stdout and "wrote" in third.stdout
+    assert (out / "metrics.csv").read_bytes() == before["metrics.csv"][1]
+    assert (out / "split.csv").read_bytes() == before["split.csv"][1]

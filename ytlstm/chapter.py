@@ -3,7 +3,7 @@
 Every chapter starts with ``study, pred = chapter.setup()``: it works from the repository
 root, loads the study from the result cache (``make book`` has usually filled it; anything
 missing is computed now), writes the CSV tables under ``_build/results`` unless that folder
-already holds this study's tables (``.study-key``), and reads the predictions table back from
+already holds this study's tables (:func:`ytlstm.report.ensure_results`), and reads the predictions table back from
 there, so every table and figure is computed from that file.
 """
 
@@ -52,15 +52,7 @@ def setup():
 
     plots.set_style()
     alt.install()          # figures and tables get a sentence as their alt text
-    study = run_study(book_config(), verbose=False)
-    stamp = RESULTS / ".study-key"
-    if not stamp.exists() or stamp.read_text().strip() != study.key or \
-            not (RESULTS / "predictions.csv.gz").exists():
-        from ytlstm.cache import atomic_write_text
-        from ytlstm.report import write_results
-
-        write_results(study, RESULTS)
-        atomic_write_text(stamp, study.key + "\n")
+    study = run_study(book_config(), results_dir=RESULTS, verbose=False)
     return study, read_predictions(RESULTS)
 
 

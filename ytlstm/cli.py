@@ -94,7 +94,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ytlstm.outputs import check_folder, default_models_dir, default_results_dir, write_run
+    from ytlstm.outputs import (check_folder, default_models_dir, default_results_dir,
+                                stamp_current, write_run)
     from ytlstm.study import run_study
 
     config = _study_config(args)
@@ -111,11 +112,24 @@ def cmd_run(args: argparse.Namespace) -> int:
                       verbose=not args.quiet)
     write_run(out, config.country, study.dataset.data_hash, "results")
     if not args.no_models:
-        from ytlstm.saved import export_models
-
-        export_models(study, models, say=None if args.quiet else print)
-        write_run(models, config.country, study.dataset.data_hash, "models")
+        if stamp_current(models, study.key):
+            if not args.quiet:
+                print(f"models in {models} are up to date")
+        else:
+            _export(study, models, None if args.quiet else print)
     return 0
+
+
+def _export(study, models: Path, say) -> dict[str, Path]:
+    """Export the study's final models into ``models``, then its run.json and stamp."""
+    from ytlstm.outputs import write_run, write_stamp
+    from ytlstm.saved import export_models
+
+    written = export_models(study, models, say=say)
+    write_run(models, study.config.country, study.dataset.data_hash, "models")
+    write_stamp(models, study.key, [f for folder in written.values()
+                                    for f in sorted(Path(folder).rglob("*")) if f.is_file()])
+    return written
 
 
 def _data_hash(data_dir: Path, country: str) -> str:
@@ -152,10 +166,8 @@ def _study_config(args: argparse.Namespace):
 
 
 def cmd_export_models(args: argparse.Namespace) -> int:
-    from ytlstm.saved import export_models
+    from ytlstm.outputs import check_folder, default_models_dir
     from ytlstm.study import run_study
-
-    from ytlstm.outputs import check_folder, default_models_dir, write_run
 
     config = _study_config(args)
     data_dir = resolve_data_dir(args.data_dir)
@@ -164,8 +176,7 @@ def cmd_export_models(args: argparse.Namespace) -> int:
                  option="--models-dir", force=args.force)
     study = run_study(config, data_dir=data_dir, cache_dir=args.cache_dir,
                       verbose=not args.quiet)
-    written = export_models(study, models)
-    write_run(models, config.country, study.dataset.data_hash, "models")
+    written = _export(study, models, None)
     for name, path in written.items():
         print(f"{name}\t{path}")
     return 0

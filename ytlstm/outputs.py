@@ -11,6 +11,11 @@ small ``run.json`` (country, the data's content hash, the package version). A la
 whose country or data hash differs from the folder's ``run.json`` is refused with a one-line
 :class:`~ytlstm.errors.DataError` (exit 2) before anything is computed, unless ``--force``.
 A folder without ``run.json`` (empty, or written before this file existed) is taken over.
+
+Each such folder also holds ``.study-key`` (:func:`write_stamp`): the study's key, the package
+modules that wrote the folder and a SHA-256 of every file written. When it still matches
+(:func:`stamp_current`: same study, same code, files unchanged), a run writes nothing there:
+a rebuild with nothing changed only reads.
 """
 
 from __future__ import annotations
@@ -96,3 +101,71 @@ def write_run(folder: str | Path, country: str, data_hash: str, what: str) -> Pa
     p = Path(folder) / RUN_FILE
     atomic_write_text(p, json.dumps(run_record(country, data_hash, what), indent=2) + "\n")
     return p
+
+
+# --------------------------------------------------------------------------- up-to-date stamps
+
+#: A folder's record of what it holds: the study's key, the package modules that wrote it
+#: and a SHA-256 of every file written (so a rebuild with nothing changed writes nothing).
+STAMP = ".study-key"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def loaded_modules() -> dict[str, str]:
+    """Package file -> SHA-256 of every ``ytlstm`` module loaded in this process (those that
+    can have written a folder's files: a superset of what the writer ran)."""
+    import sys
+
+    from ytlstm.cache import PACKAGE_DIR
+
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None)
+        if (name == "ytlstm" or name.startswith("ytlstm.")) and file and \
+                Path(file).resolve().is_relative_to(PACKAGE_DIR):
+            out[Path(file).resolve().relative_to(PACKAGE_DIR).as_posix()] = _sha256(Path(file))
+    return dict(sorted(out.items()))
+
+
+def write_stamp(folder: str | Path, key: str, files: list[str | Path]) -> Path:
+    """Record in ``folder/.study-key`` that ``files`` (inside ``folder``) are those of the
+    study with ``key``, written by the package modules loaded now. Written last, after the
+    files, so an interrupted write leaves no stamp."""
+    from ytlstm.cache import atomic_write_text
+
+    folder = Path(folder)
+    record = {"study_key": key, "modules": loaded_modules(),
+              "files": {Path(f).resolve().relative_to(folder.resolve()).as_posix():
+                        _sha256(Path(f)) for f in files}}
+    p = folder / STAMP
+    atomic_write_text(p, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return p
+
+
+def stamp_current(folder: str | Path, key: str) -> bool:
+    """True when ``folder`` holds the files of the study with ``key``, unchanged, written by
+    package code that is still the same (every recorded module's source unchanged)."""
+    from ytlstm.cache import PACKAGE_DIR
+
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+        if record.get("study_key") != key or not record.get("files"):
+            return False
+        for rel, digest in record["modules"].items():
+            path = PACKAGE_DIR / rel
+            if not path.is_file() or _sha256(path) != digest:
+                return False
+        return all((folder / rel).is_file() and _sha256(folder / rel) == digest
+                   for rel, digest in record["files"].items())
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError, KeyError):
+        return False            # no stamp, or one of an older format: write again

@@ -578,6 +578,19 @@ def write_results(study, out: str | Path) -> list[Path]:
     return written
 
 
+def ensure_results(study, out: str | Path) -> list[Path] | None:
+    """Write the tables under ``out`` unless the folder already holds this study's, written
+    by the same code and unchanged (:func:`ytlstm.outputs.stamp_current`); returns the paths
+    written, or None when nothing needed writing. The stamp is written after the tables."""
+    from ytlstm.outputs import stamp_current, write_stamp
+
+    if stamp_current(out, study.key):
+        return None
+    written = write_results(study, out)
+    write_stamp(out, study.key, written)
+    return written
+
+
 def _gzip_csv(df: pd.DataFrame) -> bytes:
     """CSV, gzip-compressed with a fixed header time (two runs give identical bytes)."""
     import gzip

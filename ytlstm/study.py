@@ -190,10 +190,9 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
     say(f"study ready in {timings['total_this_run']:.1f} s "
         f"({len(cache.hits)} stages from cache, {len(cache.misses)} computed)")
     if results_dir is not None:
-        from ytlstm.cache import atomic_write_text
-        from ytlstm.report import write_results
+        from ytlstm.report import ensure_results
 
-        written = write_results(study, results_dir)
-        atomic_write_text(Path(results_dir) / ".study-key", study.key + "\n")
-        say(f"wrote {len(written)} tables to {results_dir}")
+        written = ensure_results(study, results_dir)
+        say(f"tables in {results_dir} are up to date" if written is None else
+            f"wrote {len(written)} tables to {results_dir}")
     return study
