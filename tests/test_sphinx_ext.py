@@ -121,9 +121,23 @@ def test_missing_mathjax_fails_the_build(project):
 def test_check_fingerprint_clears_only_when_changed(tmp_path, project):
     cache = tmp_path / "jc"
     cache.mkdir()
+    (cache / "global.db").write_text("executed before")
     fp, changed = ytlstm.build.check_fingerprint(None, cache, say=lambda s: None)
-    assert changed and not cache.exists()
-    cache.mkdir()
+    assert changed and not (cache / "global.db").exists()        # cleared, then marked
+    assert (cache / ytlstm.build.CACHE_MARK).read_text().strip() == fp
+    (cache / "global.db").write_text("executed for fp")
     assert ytlstm.build.check_fingerprint(fp, cache, say=lambda s: None) == (fp, False)
-    assert cache.exists()
+    assert (cache / "global.db").exists()
     assert ytlstm_sphinx.ENV_ATTR == "ytlstm_fingerprint"
+
+
+def test_chapters_executed_for_this_fingerprint_are_kept(tmp_path, project):
+    """`ytlstm book` clears the cache, executes the chapters side by side, then Sphinx starts:
+    its check sees a build fingerprint that changed (re-read every chapter) but a cache
+    marked with the current one, so the fresh executions stay."""
+    cache = tmp_path / "jc"
+    fp, _ = ytlstm.build.check_fingerprint("an older build", cache, say=lambda s: None)
+    (cache / "global.db").write_text("executed side by side")
+    assert ytlstm.build.check_fingerprint("an older build", cache,
+                                          say=lambda s: None) == (fp, True)
+    assert (cache / "global.db").read_text() == "executed side by side"

@@ -8,8 +8,14 @@ separately which stages re-run.)
 
 The book's Sphinx extension (``tools/ytlstm_sphinx.py``) applies the same rule inside a plain
 ``jupyter-book build .``, through :func:`check_fingerprint`: when the fingerprint differs from
-the one the last build recorded, it clears the execution cache and marks every chapter
-outdated, so the readers' command re-executes them too.
+the one the last build recorded, it marks every chapter outdated, and the execution cache is
+cleared unless its chapters were executed for the current fingerprint, so the readers'
+command re-executes them too.
+
+Before Jupyter Book starts, ``ytlstm book`` brings the study's tables up to date and executes
+the chapters the execution cache lacks side by side, one per core (:mod:`ytlstm.execution`);
+Jupyter Book then finds them in its cache and only renders (a plain ``jupyter-book build .``
+executes them one after another, with the same outputs).
 """
 
 from __future__ import annotations
@@ -71,17 +77,50 @@ def clear_execution_cache(path: str | Path) -> bool:
     return False
 
 
+#: In the execution cache's folder: the fingerprint its executed chapters belong to.
+CACHE_MARK = ".ytlstm-fingerprint"
+
+
 def check_fingerprint(recorded: str | None, execution_cache: str | Path,
                       data_dir: str | Path | None = None, root: str | Path = ".",
                       say=print) -> tuple[str, bool]:
-    """Compare the current fingerprint with ``recorded``; when they differ, clear the
-    execution cache. Returns ``(fingerprint, changed)``."""
+    """Compare the current fingerprint with ``recorded`` (the last build's); returns
+    ``(fingerprint, changed)``. The execution cache is cleared when the fingerprint its
+    chapters were executed with (its :data:`CACHE_MARK`) is not the current one, then marked
+    with it: so chapters executed for this fingerprint before the build started (by
+    :mod:`ytlstm.execution`) are kept."""
     fp = fingerprint(data_dir, root=root)
     changed = recorded != fp
-    if changed and clear_execution_cache(execution_cache):
-        say("ytlstm: package, configuration or data changed since the last build: "
-            "clearing the execution cache and re-reading every chapter")
+    cache = Path(execution_cache)
+    mark = read_stamp(cache / CACHE_MARK)
+    if mark != fp:
+        if clear_execution_cache(cache):
+            say("ytlstm: package, configuration or data changed since the chapters were "
+                "executed: clearing the execution cache and re-reading every chapter")
+        write_stamp(cache / CACHE_MARK, fp)
     return fp, changed
+
+
+def _execute_side_by_side(root: Path, data_dir: str | Path | None) -> None:
+    """Execute the chapters the execution cache lacks side by side (:mod:`ytlstm.execution`),
+    after bringing the study's tables up to date in this process (the chapters only read
+    them then: never two kernels computing the study at once)."""
+    from ytlstm.execution import execute_chapters, missing_chapters, parallel_jobs
+
+    root = root.resolve()
+    todo = missing_chapters(root, root / JUPYTER_CACHE)
+    if parallel_jobs(todo) < 2:
+        return
+    from ytlstm.chapter import RESULTS, book_config
+    from ytlstm.study import run_study
+
+    here = Path.cwd()
+    os.chdir(root)                 # the study's cache and tables are under the book's _build/
+    try:
+        run_study(book_config(), data_dir=data_dir, results_dir=RESULTS)
+        execute_chapters(root, root / JUPYTER_CACHE, todo, say=lambda s: print(s, flush=True))
+    finally:
+        os.chdir(here)
 
 
 def build_book(root: str | Path = ".", strict: bool = False, builder: str = "html",
@@ -94,6 +133,8 @@ def build_book(root: str | Path = ".", strict: bool = False, builder: str = "htm
     env = dict(os.environ)
     if data_dir:                         # the chapters read the same data as the fingerprint
         env["YTLSTM_DATA_DIR"] = str(Path(data_dir).expanduser().resolve())
+    if builder in ("html", "singlehtml", "dirhtml"):
+        _execute_side_by_side(root, data_dir)
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--builder", builder]
     if changed:
