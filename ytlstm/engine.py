@@ -7,12 +7,7 @@ batch step (a few milliseconds), not by arithmetic. The engine trains ``K`` such
 step function: every weight array is stacked along a leading branch axis, the LSTM is written
 out over the 7 days (unrolled) with batched matrix products, and the whole epoch (forward pass,
 gradient, Adam update, batch after batch) is one TensorFlow graph call, so one step costs far
-less for ``K`` networks than ``K`` steps of one. Inside the epoch the five weight arrays travel
-as one ``(K, P)`` array (split into their shapes for the forward pass): Adam is elementwise,
-so its update is a handful of operations for all weights instead of as many per array, with
-bit-for-bit the same numbers (measured: 0-3% less time per epoch on a quiet 2-core machine,
-where the larger networks are bound by arithmetic; 9-15% with the other core busy, where the
-cost of each operation weighs more).
+less for ``K`` networks than ``K`` steps of one.
 
 What the branches of one call share: the input windows ``x`` (training and validation), the
 network's shape (window length, channels, units, outputs) and the epoch budget. What each
@@ -178,32 +173,23 @@ def _functions(n_steps: int, n_outputs: int = 1):
         point = tf.where(expand(mae, err), tf.abs(err), tf.square(err))
         return tf.reduce_sum(point * w, axis=1 if single else [1, 2]) / n
 
-    def flatten(arrays):
-        """The five stacked weight arrays -> one (K, P) array (the Adam update is
-        elementwise, so it runs once on all weights: the same numbers, far fewer ops)."""
-        k = tf.shape(arrays[0])[0]
-        return tf.concat([tf.reshape(a, (k, -1)) for a in arrays], axis=1)
-
-    def unflatten(flat, like):
-        """(K, P) -> arrays shaped as ``like`` (the stacked weights)."""
-        k = tf.shape(flat)[0]
-        sizes = tf.stack([tf.reduce_prod(tf.shape(a)[1:]) for a in like])
-        parts = tf.split(flat, sizes, axis=1, num=len(like))
-        return [tf.reshape(p, tf.concat([[k], tf.shape(a)[1:]], 0)) for p, a in zip(parts, like)]
-
-    def step(flat, m, v, it, x, y, w, n, active, lr, mae, like):
+    def step(params, m, v, it, x, y, w, n, active, lr, mae):
         with tf.GradientTape() as tape:
-            tape.watch(flat)
-            losses = per_branch_loss(unflatten(flat, like), x, y, w, n, mae)
+            tape.watch(params)
+            losses = per_branch_loss(params, x, y, w, n, mae)
             total = tf.reduce_sum(losses)
-        g = tape.gradient(total, flat)
+        grads = tape.gradient(total, params)
         it = it + 1.0
         alpha = lr * tf.sqrt(1.0 - BETA_2 ** it) / (1.0 - BETA_1 ** it)
-        m = m + (g - m) * (1.0 - BETA_1)
-        v = v + (tf.square(g) - v) * (1.0 - BETA_2)
-        upd = (m * alpha) / (tf.sqrt(v) + EPSILON)
-        flat = tf.where(expand(active, flat), flat - upd, flat)
-        return flat, m, v, it, losses
+        new_p, new_m, new_v = [], [], []
+        for p, g, mi, vi in zip(params, grads, m, v):
+            mi = mi + (g - mi) * (1.0 - BETA_1)
+            vi = vi + (tf.square(g) - vi) * (1.0 - BETA_2)
+            upd = (mi * alpha) / (tf.sqrt(vi) + EPSILON)
+            new_p.append(tf.where(expand(active, p), p - upd, p))
+            new_m.append(mi)
+            new_v.append(vi)
+        return new_p, new_m, new_v, it, losses
 
     f32, i32 = tf.float32, tf.int32
     spec_p = [tf.TensorSpec([None] * r, f32) for r in (3, 3, 2, 3, 2)]   # stacked weights
@@ -221,20 +207,18 @@ def _functions(n_steps: int, n_outputs: int = 1):
         y, w) in turn."""
         n_batches = tf.shape(idx)[0]
         acc = tf.zeros(tf.shape(idx)[1:2], tf.float32)
-        like = params
 
-        def body(b, flat, m, v, it, acc):
+        def body(b, params, m, v, it, acc):
             rows = idx[b]
             xb = tf.gather(x, rows)
             yb, wb = tf.gather(y, rows, batch_dims=1), tf.gather(w, rows, batch_dims=1)
             n = sizes[b] if single else sizes[b] * float(n_outputs)
-            flat, m, v, it, losses = step(flat, m, v, it, xb, yb, wb, n, active, lr, mae, like)
-            return b + 1, flat, m, v, it, acc + losses * sizes[b]
+            params, m, v, it, losses = step(params, m, v, it, xb, yb, wb, n, active, lr, mae)
+            return b + 1, params, m, v, it, acc + losses * sizes[b]
 
-        _, flat, m, v, it, acc = tf.while_loop(
-            lambda b, *_: b < n_batches, body,
-            (tf.constant(0), flatten(params), flatten(m), flatten(v), it, acc))
-        return unflatten(flat, like), unflatten(m, like), unflatten(v, like), it, acc
+        _, params, m, v, it, acc = tf.while_loop(
+            lambda b, *_: b < n_batches, body, (tf.constant(0), params, m, v, it, acc))
+        return params, m, v, it, acc
 
     @tf.function(input_signature=[spec_p, spec_x, spec_y, spec_y, spec_b])
     def val_sum(params, x, y, w, mae):
