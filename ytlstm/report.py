@@ -592,12 +592,13 @@ def ensure_results(study, out: str | Path) -> list[Path] | None:
 
 
 def _gzip_csv(df: pd.DataFrame) -> bytes:
-    """CSV, gzip-compressed with a fixed header time (two runs give identical bytes)."""
+    """CSV, gzip-compressed with a fixed header time (two runs give identical bytes), at level
+    4: on the predictions table a third of level 9's time for 2.5% more bytes."""
     import gzip
     import io
 
     buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=4) as gz:
         gz.write(df.to_csv(index=False, date_format="%Y-%m-%d").encode())
     return buf.getvalue()
 
