@@ -108,3 +108,28 @@ def test_roll_forward_shifts_the_inputs_by_one_day():
     np.testing.assert_array_equal(nxt.age_days[0], w.age_days[1])
     t = FeatureTransform(False, "growth").fit(w)
     np.testing.assert_allclose(t.transform_x(nxt)[:1], t.transform_x(w)[1:2], rtol=1e-6)
+
+
+def test_horizon_combination_reuses_its_members_fits_with_the_same_numbers(windows):
+    """fit_baselines does not fit the combination's members again: its members are the very
+    drift and linear models of that horizon, and it forecasts as a freshly fitted one."""
+    from ytlstm.config import StudyConfig
+    from ytlstm.horizons import fit_baselines, limits, make_baseline
+
+    dates = np.unique(windows.target_date)
+    o = rolling_origins(windows, dates, 0.2, 0.1, 2)[0]
+    chosen = {"drift": {"k": 1, "stat": "mean", "damping": 1.0},
+              "linear_ar": {"target": "drift", "inputs": "univariate", "loss": "absolute"},
+              "gbm": {"target": "drift", "loss": "absolute", "max_leaf_nodes": 7}}
+    config = StudyConfig(gbm_max_iter=20)
+    fits = fit_baselines(windows, o, chosen, config, 3)
+    tl, vl = limits(o)
+    for h in (1, 3):
+        comb = fits["combination"].fitted[h - 1]
+        assert comb.members[0] is fits["drift"].fitted[h - 1]
+        assert comb.members[1] is fits["linear_ar"].fitted[h - 1]
+        tr, va = horizon_index(windows, o.train, h, tl), horizon_index(windows, o.validation, h, vl)
+        fresh = make_baseline("combination", chosen, config, h).fit(windows.subset(tr),
+                                                                     windows.subset(va))
+        np.testing.assert_array_equal(fits["combination"].preds[0, :, h - 1],
+                                      fresh.predict(windows))

@@ -38,7 +38,7 @@ from ytlstm.baselines import (Combination, Drift, Forecaster, GradientBoosting, 
                               SzaboHuberman)
 from ytlstm.families import task_options
 from ytlstm.names import BASELINES, HORIZON_LSTMS
-from ytlstm.training import Task, Trained, run_tasks
+from ytlstm.training import PREDICT_BATCH, Task, Trained, run_tasks
 from ytlstm.windows import FeatureTransform, Windows, seed_ensemble
 
 #: Baseline families forecast at every horizon (their day-8 configuration).
@@ -117,7 +117,11 @@ def make_baseline(name: str, chosen: dict[str, dict], config, horizon: int) -> F
 
 def fit_baselines(windows: Windows, origin, chosen: dict[str, dict], config,
                   horizons: int) -> dict[str, HorizonFit]:
-    """Every baseline at every horizon at one origin (direct models per horizon)."""
+    """Every baseline at every horizon at one origin (direct models per horizon).
+
+    The combination's members are the models of those families fitted just before it, on
+    the same windows with the same configuration (:func:`make_baseline`), not fitted again:
+    their fits are deterministic, so this gives the same numbers in less time."""
     train_limit, val_limit = limits(origin)
     out: dict[str, HorizonFit] = {}
     with threadpool_limits(limits=1):   # the networks train beside this on the other cores
@@ -126,8 +130,11 @@ def fit_baselines(windows: Windows, origin, chosen: dict[str, dict], config,
             for h in range(1, horizons + 1):
                 tr = horizon_index(windows, origin.train, h, train_limit)
                 va = horizon_index(windows, origin.validation, h, val_limit)
-                f = make_baseline(name, chosen, config, h).fit(windows.subset(tr),
-                                                               windows.subset(va))
+                f = make_baseline(name, chosen, config, h)
+                if isinstance(f, Combination) and all(m.name in out for m in f.members):
+                    f = Combination(tuple(out[m.name].fitted[h - 1] for m in f.members))
+                else:
+                    f = f.fit(windows.subset(tr), windows.subset(va))
                 preds[0, :, h - 1] = f.predict(windows)
                 fitted.append(f)
             out[name] = HorizonFit(name, preds, dict(chosen.get(name, {})), fitted=fitted)
@@ -174,7 +181,12 @@ def recursive_forecast(runs: list[Trained], params: dict, windows: Windows, trai
         net.set_weights(r.weights)
         cur = windows
         for h in range(horizons):
-            raw = net.predict(transform.transform_x(cur), batch_size=4096, verbose=0)
+            x = transform.transform_x(cur)
+            # the batches of ``net.predict(x, batch_size=PREDICT_BATCH)`` one by one: the same
+            # numbers without a data pipeline per call (as ytlstm.training._predict)
+            raw = np.concatenate([np.asarray(net.predict_on_batch(x[j:j + PREDICT_BATCH]))
+                                  for j in range(0, len(x), PREDICT_BATCH)]
+                                 or [np.zeros((0, 1), np.float32)])
             p = transform.to_views(cur, raw.reshape(-1))
             out[i, :, h] = p
             cur = roll_forward(cur, p)
