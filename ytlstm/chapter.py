@@ -3,8 +3,8 @@
 Every chapter starts with ``study, pred = chapter.setup()``: it works from the repository
 root, loads the study from the result cache (``make book`` has usually filled it; anything
 missing is computed now), writes the CSV tables under ``_build/results`` unless that folder
-already holds this study's tables (:func:`ytlstm.report.ensure_results`), and reads the predictions table back from
-there, so every table and figure is computed from that file.
+already holds this study's tables (:func:`ytlstm.report.ensure_results`), and reads the
+predictions table back from there, so every table and figure is computed from that file.
 """
 
 from __future__ import annotations
