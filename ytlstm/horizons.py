@@ -38,7 +38,7 @@ from ytlstm.baselines import (Combination, Drift, Forecaster, GradientBoosting, 
                               SzaboHuberman)
 from ytlstm.families import task_options
 from ytlstm.names import BASELINES, HORIZON_LSTMS
-from ytlstm.training import PREDICT_BATCH, Task, Trained, run_tasks
+from ytlstm.training import Task, Trained, predict_batches, run_tasks
 from ytlstm.windows import FeatureTransform, Windows, seed_ensemble
 
 #: Baseline families forecast at every horizon (their day-8 configuration).
@@ -176,21 +176,32 @@ def recursive_forecast(runs: list[Trained], params: dict, windows: Windows, trai
 
     transform = FeatureTransform(False, params["target"]).fit(windows.subset(train_idx))
     net = build_lstm(config.window, transform.n_channels, int(params["units"]))
-    out = np.empty((len(runs), len(windows), horizons))
-    for i, r in enumerate(runs):
-        net.set_weights(r.weights)
+
+    def nets():                         # one Keras network, with each run's weights in turn
+        for r in runs:
+            net.set_weights(r.weights)
+            yield net
+
+    return recursive_views(nets(), transform, windows, horizons)
+
+
+def recursive_views(nets, transform: FeatureTransform, windows: Windows,
+                    horizons: int) -> np.ndarray:
+    """Day-8 networks (an iterable, used one at a time) run recursively: each network's
+    forecast of a day becomes day 7 of the next window; ``(n_networks, n_windows, H)`` views."""
+    if len(windows) == 0:
+        return np.zeros((sum(1 for _ in nets), 0, horizons))
+    out = []
+    for net in nets:
+        views = np.empty((len(windows), horizons))
         cur = windows
         for h in range(horizons):
-            x = transform.transform_x(cur)
-            # the batches of ``net.predict(x, batch_size=PREDICT_BATCH)`` one by one: the same
-            # numbers without a data pipeline per call (as ytlstm.training._predict)
-            raw = np.concatenate([np.asarray(net.predict_on_batch(x[j:j + PREDICT_BATCH]))
-                                  for j in range(0, len(x), PREDICT_BATCH)]
-                                 or [np.zeros((0, 1), np.float32)])
-            p = transform.to_views(cur, raw.reshape(-1))
-            out[i, :, h] = p
-            cur = roll_forward(cur, p)
-    return out
+            views[:, h] = transform.to_views(
+                cur, predict_batches(net, transform.transform_x(cur)).reshape(-1))
+            if h + 1 < horizons:
+                cur = roll_forward(cur, views[:, h])
+        out.append(views)
+    return np.stack(out) if out else np.zeros((0, len(windows), horizons))
 
 
 # --------------------------------------------------------------------------- intervals

@@ -296,7 +296,9 @@ class NeuralModel(SavedModel):
         self.check_horizon(H)
         if self.outputs > 1:                    # one output per horizon
             return _seed_views(self.networks, self.transform, windows)[:, :, :H]
-        return _recursive_views(self.networks, self.transform, windows, H)
+        from ytlstm.horizons import recursive_views
+
+        return recursive_views(self.networks, self.transform, windows, H)
 
     def predict(self, windows: Windows) -> np.ndarray:
         """The seed ensemble: ``expm1(mean(log1p(views)))`` over seeds (a forecast below zero
@@ -360,35 +362,17 @@ def _seed_ensemble(views: np.ndarray) -> np.ndarray:
 def _seed_views(nets: list, transform: FeatureTransform, windows: Windows) -> np.ndarray:
     """Views per network: ``(n_seeds, n_windows)``, or ``(n_seeds, n_windows, H)`` for
     networks with one output per horizon (``transform.horizons == H``)."""
+    from ytlstm.training import predict_batches
+
     H = int(getattr(transform, "horizons", 1))
     if len(windows) == 0:
         return np.zeros((len(nets), 0) + ((H,) if H > 1 else ()))
     x = transform.transform_x(windows)
     views = []
     for net in nets:
-        raw = net.predict(x, batch_size=4096, verbose=0)
+        raw = predict_batches(net, x, H)
         views.append(transform.to_views(windows, raw if H > 1 else raw.reshape(-1)))
     return np.stack(views)
-
-
-def _recursive_views(nets: list, transform: FeatureTransform, windows: Windows,
-                     horizons: int) -> np.ndarray:
-    """Day-8 networks run recursively (as :func:`ytlstm.horizons.recursive_forecast`): each
-    seed's forecast of a day becomes day 7 of the next window, ``(n_seeds, n_windows, H)``."""
-    out = np.empty((len(nets), len(windows), horizons))
-    if len(windows) == 0:
-        return out
-    if horizons > 1:
-        from ytlstm.horizons import roll_forward
-    for i, net in enumerate(nets):
-        cur = windows
-        for h in range(horizons):
-            raw = net.predict(transform.transform_x(cur), batch_size=4096, verbose=0)
-            p = transform.to_views(cur, raw.reshape(-1))
-            out[i, :, h] = p
-            if h + 1 < horizons:
-                cur = roll_forward(cur, p)
-    return out
 
 
 # --------------------------------------------------------------------------- writing
@@ -784,8 +768,12 @@ def _export_horizon_network(study, o, name: str, hz, path: Path, common: dict,
         outputs = H
     nets = [_network(r.weights, transform.n_channels, config.window, units, outputs)
             for r in fit.runs]
-    views = (_recursive_views(nets, transform, test, H) if form == "recursive"
-             else _seed_views(nets, transform, test))
+    if form == "recursive":
+        from ytlstm.horizons import recursive_views
+
+        views = recursive_views(nets, transform, test, H)
+    else:
+        views = _seed_views(nets, transform, test)
     _check_reproduces(f"{name} at horizons 1..{H}", _seed_ensemble(views),
                       fit.ensemble[o.test], o, REPRODUCE_RTOL)
     levels = tuple(config.interval_levels)

@@ -213,12 +213,16 @@ def _predict(weights: list, transform: FeatureTransform, x: np.ndarray, windows:
     ``x``): ``(n,)``, or ``(n, n_outputs)`` for several outputs."""
     net = _net(n_steps, transform.n_channels, units, n_outputs)
     net.set_weights(weights)
-    # the batches of ``net.predict(x, batch_size=PREDICT_BATCH)`` one by one: the same
-    # numbers without building a data pipeline per call (a few times faster)
-    pred = np.concatenate([np.asarray(net.predict_on_batch(x[j:j + PREDICT_BATCH]))
+    pred = predict_batches(net, x, n_outputs)
+    return transform.to_views(windows, pred.reshape(-1) if n_outputs == 1 else pred)
+
+
+def predict_batches(net, x: np.ndarray, n_outputs: int = 1) -> np.ndarray:
+    """``net.predict(x, batch_size=PREDICT_BATCH)``, its batches one by one: the same numbers
+    without building a data pipeline per call (a few times faster); ``(n, n_outputs)``."""
+    return np.concatenate([np.asarray(net.predict_on_batch(x[j:j + PREDICT_BATCH]))
                            for j in range(0, len(x), PREDICT_BATCH)]
                           or [np.zeros((0, n_outputs), np.float32)])
-    return transform.to_views(windows, pred.reshape(-1) if n_outputs == 1 else pred)
 
 
 def _transform(multivariate: bool, target: str, horizons: int) -> FeatureTransform:
