@@ -19,11 +19,14 @@ MODEL_LABELS = {
     "lstm_random_start": "LSTM multivariate, random start (transfer's control)",
     "lstm_univariate_h": "LSTM univariate, horizons 1-7",
     "lstm_transfer_h": "LSTM multivariate, transfer, horizons 1-7",
+    "best_pair": "Combination (best LSTM + best baseline)",
 }
 #: The baselines, among which the best baseline is chosen on validation.
 BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")
 #: The networks of the horizon study (every baseline is in it too).
 HORIZON_LSTMS = ("lstm_univariate_h", "lstm_transfer_h")
+#: Protocol v3's declared combination of the best LSTM and the best baseline (item 17).
+COMBINED = "best_pair"
 
 
 def label(model: str) -> str:

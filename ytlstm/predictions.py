@@ -8,7 +8,8 @@ where every choice is made), ``train`` (the first origin's models on its trainin
 (``horizon`` 1). The horizon study (:mod:`ytlstm.horizons`) adds ``horizon_test`` and
 ``horizon_validation`` rows, one per model, origin, window and horizon 1..7, with the bounds of
 its forecast intervals (``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``; empty on the
-day-8 rows). Every metric, table, test and figure is computed from this table
+day-8 rows). ``scale`` is the window's MASE scale (protocol v3, item 12:
+:func:`ytlstm.evaluate.mase_scale`). Every metric, table, test and figure is computed from this table
 (:mod:`ytlstm.report`).
 """
 
@@ -17,8 +18,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ytlstm.evaluate import mase_scale
+
 COLUMNS = ("model", "split", "origin", "window", "horizon", "video_id", "target_date", "run_day",
-           "y_true", "y_pred")
+           "y_true", "y_pred", "scale")
+#: The columns of a wide table that describe the window, not a model's forecast.
+FACTS = ("origin", "video_id", "target_date", "run_day", "y_true", "scale")
 
 
 def _rows(study, origin, split: str, idx: np.ndarray, seeds: bool) -> list[pd.DataFrame]:
@@ -63,6 +68,7 @@ def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
     if hz is not None and not seeds:
         df = pd.concat([df, hz.table], ignore_index=True)
     df["target_date"] = pd.to_datetime(df["target_date"])
+    df["scale"] = mase_scale(study.windows.views)[df["window"].to_numpy()]
     return df
 
 
@@ -76,6 +82,6 @@ def wide(pred: pd.DataFrame, split: str, origin: str | None = None,
     if origin is not None:
         p = p[p["origin"] == origin]
     facts = p.drop_duplicates("window").set_index("window")[
-        ["origin", "video_id", "target_date", "run_day", "y_true"]]
+        [c for c in FACTS if c in p.columns]]
     models = p.pivot(index="window", columns="model", values=values)
     return facts.join(models).sort_values(["target_date", "video_id"])

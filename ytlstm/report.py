@@ -18,17 +18,18 @@ from ytlstm.evaluate import (concentration, gmrae, holm, mae, point_metrics, two
                              twoway_weights, weighted_dm)
 from ytlstm.families import LSTM_FAMILIES
 from ytlstm.names import BASELINES, label, order
+from ytlstm.choice import (best_at_horizons, best_models, first_origin,  # noqa: F401
+                           horizon_validation_scores, study_horizons, validation_scores,
+                           video_validation_scores)
+from ytlstm.choice import model_columns as _models
+from ytlstm.combination import with_combination
+from ytlstm.inference import scaled_metrics
 from ytlstm.predictions import predictions_table, wide
 
 LEVEL = 0.05
 
 
 # --------------------------------------------------------------------------- point metrics
-
-def first_origin(pred: pd.DataFrame) -> str:
-    """The first chronological origin (where every choice is made)."""
-    return sorted(pred.loc[pred["split"] == "test", "origin"].unique())[0]
-
 
 def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (model, split): n_windows, MAE, RMSE, MAPE, relative MAE, GMRAE.
@@ -51,7 +52,7 @@ def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.D
             pm = wt[model].to_numpy()
             g, _ = gmrae(y, pm, naive, wt["video_id"].to_numpy())
             row = {"model": model, "split": split, "n_windows": len(wt),
-                   **point_metrics(y, pm, naive), "gmrae": g}
+                   **point_metrics(y, pm, naive), "gmrae": g, **scaled_metrics(wt, model)}
             if seeds is not None:
                 row.update(_seed_spread(seeds, split, model, wt))
             rows.append(row)
@@ -88,39 +89,8 @@ def metrics_by_origin(pred: pd.DataFrame, split: str = "test") -> pd.DataFrame:
         for model in order(_models(wt)):
             m = mae(y, wt[model].to_numpy())
             rows.append({"model": model, "origin": origin, "n_windows": len(wt), "mae": m,
-                         "rel_mae": m / mae(y, naive)})
+                         "rel_mae": m / mae(y, naive), **scaled_metrics(wt, model)})
     return pd.DataFrame(rows)
-
-
-def _models(wt: pd.DataFrame) -> list[str]:
-    return [c for c in wt.columns if c not in ("origin", "video_id", "target_date", "run_day",
-                                                "y_true")]
-
-
-# --------------------------------------------------------------------------- choices
-
-def validation_scores(pred: pd.DataFrame, origin: str | None = None,
-                      split: str = "validation") -> pd.Series:
-    """Validation MAE of every model at one origin (default: the first, where choices are made)."""
-    p = pred[pred["split"] == split]
-    origin = origin or first_origin(pred)
-    wt = wide(p, split, origin)
-    return pd.Series({m: mae(wt["y_true"], wt[m]) for m in _models(wt)})
-
-
-def best_models(pred: pd.DataFrame, design: str = "chronological") -> dict[str, str]:
-    """The best baseline and the best LSTM, each by validation MAE (before the first origin;
-    for the video split, on its validation videos)."""
-    scores = validation_scores(pred) if design == "chronological" else \
-        video_validation_scores(pred)
-    bases = [m for m in scores.index if m in BASELINES]
-    lstms = [m for m in scores.index if m in LSTM_FAMILIES]
-    return {"baseline": min(bases, key=lambda m: (scores[m], m)),
-            "lstm": min(lstms, key=lambda m: (scores[m], m))}
-
-
-def video_validation_scores(pred: pd.DataFrame) -> pd.Series:
-    return validation_scores(pred, "video", split="video_validation")
 
 
 def origin_choices(pred: pd.DataFrame) -> pd.DataFrame:
@@ -400,35 +370,6 @@ def transfer_test(study, pred: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- horizons
 
-def study_horizons(pred: pd.DataFrame) -> list[int]:
-    """The horizons of the horizon study in the table (empty without it)."""
-    return sorted(pred.loc[pred["split"] == "horizon_test", "horizon"].unique().tolist())
-
-
-def horizon_validation_scores(pred: pd.DataFrame) -> pd.DataFrame:
-    """Each horizon model's relative MAE (against naive) per horizon on the first origin's
-    validation windows, and the mean over horizons (the score every choice at horizons uses)."""
-    origin = first_origin(pred)
-    rows = {}
-    for h in study_horizons(pred):
-        wt = wide(pred, "horizon_validation", origin, horizon=h)
-        base = mae(wt["y_true"], wt["naive"])
-        rows[f"h{h}"] = {m: mae(wt["y_true"], wt[m]) / base for m in _models(wt)}
-    out = pd.DataFrame(rows)
-    out["mean"] = out.mean(axis=1)
-    return out
-
-
-def best_at_horizons(pred: pd.DataFrame) -> dict[str, str]:
-    """The best baseline and the best LSTM of the horizon study, each by the mean over
-    horizons of the validation relative MAE (first origin)."""
-    s = horizon_validation_scores(pred)["mean"]
-    bases = [m for m in s.index if m in BASELINES]
-    lstms = [m for m in s.index if m not in BASELINES]
-    return {"baseline": min(bases, key=lambda m: (s[m], m)),
-            "lstm": min(lstms, key=lambda m: (s[m], m))}
-
-
 def metrics_by_horizon(pred: pd.DataFrame) -> pd.DataFrame:
     """``model, horizon, n_windows, mae, rel_mae, rmse`` on the test windows of every horizon,
     pooled over the origins (relative MAE against naive at the same horizon)."""
@@ -439,7 +380,8 @@ def metrics_by_horizon(pred: pd.DataFrame) -> pd.DataFrame:
         for m in order(_models(wt)):
             pm = point_metrics(y, wt[m].to_numpy(), naive)
             rows.append({"model": m, "horizon": h, "n_windows": len(wt), "mae": pm["mae"],
-                         "rel_mae": pm["rel_mae"], "rmse": pm["rmse"]})
+                         "rel_mae": pm["rel_mae"], "rmse": pm["rmse"],
+                         **scaled_metrics(wt, m)})
     return pd.DataFrame(rows)
 
 
@@ -484,6 +426,8 @@ def intervals_coverage(pred: pd.DataFrame, levels=(0.8, 0.95)) -> pd.DataFrame:
         for lv in levels:
             tag = f"{round(100 * lv):d}"
             lo, hi = g[f"lower_{tag}"].to_numpy(), g[f"upper_{tag}"].to_numpy()
+            if np.isnan(lo).all():       # a model without intervals (the v3 combination)
+                continue
             rows.append({"model": m, "horizon": int(h), "level": lv,
                          "coverage": float(np.mean((y >= lo) & (y <= hi))),
                          "mean_width": float(np.mean(hi - lo)),
@@ -513,7 +457,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
     from ytlstm.origins import origins_table
 
     cfg = study.config
-    pred = predictions_table(study) if pred is None else pred
+    pred = with_combination(predictions_table(study)) if pred is None else pred
     seeds = predictions_table(study, seeds=True) if seeds is None else seeds
     reps, seed = cfg.bootstrap_reps, cfg.bootstrap_seed
     tables = {
@@ -540,6 +484,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
         "cluster_sizes": cluster_sizes(study),
         "cluster_tests": cluster_tests(study, pred),
     }
+    tables.update(version3_tables(pred, study.break_date, seed))
     first = study.fits[study.chronological_origins[0].name]["lstm_cluster"].info
     tables["cluster_k_selection"] = first["k_selection"]
     tables["cluster_categories"] = category_table(first["video_cluster"], first["k"],
@@ -559,12 +504,25 @@ def all_tables(study, pred: pd.DataFrame | None = None,
     return tables
 
 
+def version3_tables(pred: pd.DataFrame, break_date, seed: int) -> dict[str, pd.DataFrame]:
+    """Protocol v3's tables (items 13-18): the tests on both metrics with the equivalence
+    verdicts, their robustness to the date blocks, the sensitivity analyses and the model
+    confidence set."""
+    from ytlstm.inference import model_confidence_set, primary_tests, robustness, sensitivity
+
+    primary = primary_tests(pred, seed=seed)
+    return {"equivalence": primary,
+            "inference_robustness": robustness(pred, seed=seed, primary=primary),
+            "sensitivity": sensitivity(pred, break_date, seed=seed, primary=primary),
+            "mcs": model_confidence_set(pred, seed=seed)}
+
+
 def write_results(study, out: str | Path) -> list[Path]:
     """Write the predictions tables and every table as CSV under ``out``; returns the paths."""
     from ytlstm.cache import atomic_write_bytes, atomic_write_text
 
     out = Path(out)
-    pred = predictions_table(study)
+    pred = with_combination(predictions_table(study))
     seeds = predictions_table(study, seeds=True)
     written = []
     for name, df in (("predictions", pred), ("predictions_seeds", seeds)):
