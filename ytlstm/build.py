@@ -30,6 +30,7 @@ from pathlib import Path
 from ytlstm.cache import PACKAGE_DIR
 from ytlstm.config import StudyConfig, resolve_data_dir
 from ytlstm.data import data_hash, find_country_files
+from ytlstm.outputs import BOOK_COUNTRIES
 
 BUILD_DIR = Path("_build")
 JUPYTER_CACHE = BUILD_DIR / ".jupyter_cache"
@@ -42,7 +43,8 @@ CHAPTER_INPUTS = (Path("benchmarks") / "results.json",)
 
 def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None = None,
                 root: str | Path = ".") -> str:
-    """Hash of the package's source, the configuration, the data's content and chapter inputs."""
+    """Hash of the package's source, the configuration, the data's content (of every country
+    the book runs) and chapter inputs."""
     config = config or StudyConfig()
     h = hashlib.sha256()
     for rel in CHAPTER_INPUTS:
@@ -52,7 +54,9 @@ def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None =
         h.update(p.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(p.read_bytes())
     h.update(config.to_json().encode())
-    h.update(data_hash(find_country_files(resolve_data_dir(data_dir), config.country)).encode())
+    for country in BOOK_COUNTRIES:       # every country the book runs: the same data rule
+        files = find_country_files(resolve_data_dir(data_dir), country)
+        h.update(country.encode() + data_hash(files).encode())
     return h.hexdigest()
 
 
@@ -111,13 +115,17 @@ def _execute_side_by_side(root: Path, data_dir: str | Path | None) -> None:
     todo = missing_chapters(root, root / JUPYTER_CACHE)
     if parallel_jobs(todo) < 2:
         return
-    from ytlstm.chapter import RESULTS, book_config
+    from ytlstm.chapter import country_config, results_dir
+    from ytlstm.countries import ensure_countries
     from ytlstm.study import run_study
 
     here = Path.cwd()
     os.chdir(root)                 # the study's cache and tables are under the book's _build/
     try:
-        run_study(book_config(), data_dir=data_dir, results_dir=RESULTS)
+        for country in BOOK_COUNTRIES:
+            run_study(country_config(country), data_dir=data_dir,
+                      results_dir=results_dir(country))
+        ensure_countries()
         execute_chapters(root, root / JUPYTER_CACHE, todo, say=lambda s: print(s, flush=True))
     finally:
         os.chdir(here)
