@@ -25,7 +25,7 @@ CONFIG = StudyConfig(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",), target_g
                      tuning_seeds=1, drift_k_grid=(1, 2), drift_damping_grid=(1.0,),
                      baseline_loss_grid=("squared",), linear_inputs_grid=("univariate",),
                      gbm_leaves_grid=(7,), gbm_max_iter=30, max_epochs=3, patience=2,
-                     bootstrap_reps=50, cluster_k_grid=(2, 3),
+                     bootstrap_reps=50, v3_bootstrap_reps=500, cluster_k_grid=(2, 3),
                      min_windows_per_part=20)   # the smallest part here has ~90 windows
 ORIGINS = tuple(f"origin {b}" for b in range(1, CONFIG.n_origins + 1))
 #: The families that choose a configuration on validation.

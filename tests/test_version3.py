@@ -131,6 +131,7 @@ def test_sensitivity_leaves_out_the_largest_videos_by_the_training_cut():
     tr = pred[(pred["split"] == "train") & (pred["model"] == "naive")]
     assert cut == pytest.approx(tr.groupby("video_id")["y_pred"].max().quantile(0.99))
     s = sensitivity(pred, pd.Timestamp("2018-05-10"), reps=500)
+    assert (s.loc[s["analysis"] == "all test windows", "left_out"] == 0).all()
     assert set(s["analysis"]) == {"all test windows", "without the largest videos",
                                   "without the days near the break"}
     near = s[s["analysis"] == "without the days near the break"]

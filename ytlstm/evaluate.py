@@ -185,26 +185,31 @@ def gm_mase(scaled: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
 def twoway_sums(losses: np.ndarray, dates: np.ndarray, groups: np.ndarray, reps: int,
                 seed: int, block_len: int | None = None,
                 chunk: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
-    """Two-way cluster bootstrap (as :func:`twoway_weights`) of several loss series at once,
-    drawn ``chunk`` resamples at a time so that 50,000 resamples of thousands of windows fit in
-    memory. ``losses`` is ``(n, k)``; returns the resampled sums ``(reps, k)`` and the resampled
-    window counts ``(reps,)``, resamples with no window left out."""
+    """Two-way cluster bootstrap (as :func:`twoway_weights`) of several loss series at once.
+
+    A window's weight depends only on its (date block, video) cell, so the losses are first
+    summed per cell and each resample weighs the cells (far fewer than windows); resamples are
+    drawn ``chunk`` at a time, so 50,000 of them fit in memory. ``losses`` is ``(n, k)``;
+    returns the resampled sums ``(reps, k)`` and window counts ``(reps,)``, resamples with no
+    window left out."""
     losses = np.asarray(losses, float).reshape(len(losses), -1)
     blk, _ = date_blocks(dates, block_len)
     _, vid = np.unique(np.asarray(groups), return_inverse=True)
     nb, nv = int(blk.max()) + 1, int(vid.max()) + 1
+    cells, cell = np.unique(blk * nv + vid, return_inverse=True)
+    cell_b, cell_v = cells // nv, cells % nv
+    per_cell = np.zeros((len(cells), losses.shape[1] + 1))
+    np.add.at(per_cell, cell, np.column_stack([losses, np.ones(len(losses))]))
     rng = np.random.default_rng(seed)
-    sums, counts = [], []
+    out = []
     for start in range(0, reps, chunk):
         c = min(chunk, reps - start)
         cb = _counts(rng.integers(0, nb, (c, nb)), nb)
         cv = _counts(rng.integers(0, nv, (c, nv)), nv)
-        w = cb[:, blk] * cv[:, vid]
-        sums.append(w @ losses)
-        counts.append(w.sum(axis=1))
-    s, n = np.concatenate(sums), np.concatenate(counts)
-    ok = n > 0
-    return s[ok], n[ok]
+        out.append((cb[:, cell_b] * cv[:, cell_v]) @ per_cell)
+    s = np.concatenate(out)
+    ok = s[:, -1] > 0
+    return s[ok, :-1], s[ok, -1]
 
 
 def _counts(draws: np.ndarray, m: int) -> np.ndarray:

@@ -46,62 +46,83 @@ def _design(split: str) -> str:
     return "video" if split.startswith("video") else "chronological"
 
 
+ALL = "all test windows"
+
+
 def primary_tests(pred: pd.DataFrame, split: str = "test", reps: int = V3_REPS, seed: int = 0,
-                  block_len: int | None = None, mask: pd.Series | None = None) -> pd.DataFrame:
+                  block_len: int | None = None,
+                  masks: dict[str, pd.Series] | None = None) -> pd.DataFrame:
     """Every LSTM family, and the v3 combination, against the best baseline on both metrics
     (items 13-15 and 17): ratio with its 95% interval, bootstrap p-value and its Monte-Carlo
     error, Holm over the families' rows of both metrics, the equivalence tests and the verdict.
 
-    ``mask`` (a boolean Series over the wide table's index) keeps a subset of the windows
-    (item 18); ``block_len`` sets the date blocks (item 14's robustness table)."""
+    ``masks`` (name -> boolean Series over the wide table's index) repeats everything on
+    subsets of the windows, from the same resamples (item 18); the rows of all windows come
+    first, with ``analysis`` "all test windows". ``block_len`` sets the date blocks (item 14's
+    robustness table)."""
     best = best_models(pred, _design(split))
     wt = wide(pred, split)
-    if mask is not None:
-        wt = wt[mask.reindex(wt.index).fillna(False).to_numpy(bool)]
+    keep = {ALL: np.ones(len(wt), bool)}
+    for name, m in (masks or {}).items():
+        keep[name] = m.reindex(wt.index).fillna(False).to_numpy(bool)
     fams = [m for m in LSTM_FAMILIES if m in wt.columns]
     others = fams + ([COMBINED] if COMBINED in wt.columns else [])
     models = others + [best["baseline"]]
-    cols = {(metric, m): i for i, (metric, m) in
-            enumerate((metric, m) for metric in METRICS for m in models)}
-    L = np.column_stack([losses(wt, m, metric) for metric, m in cols])
-    sums, n = twoway_sums(L, wt["target_date"].to_numpy(), wt["video_id"].to_numpy(), reps,
+    base = {(metric, m): losses(wt, m, metric) for metric in METRICS for m in models}
+    cols = [(a, metric, m) for a in keep for metric in METRICS for m in models]
+    L = np.column_stack([base[(metric, m)] * keep[a] for a, metric, m in cols] +
+                        [keep[a].astype(float) for a in keep])
+    sums, _ = twoway_sums(L, wt["target_date"].to_numpy(), wt["video_id"].to_numpy(), reps,
                           seed, block_len)
-    rows = []
-    for metric in METRICS:
-        ib = cols[(metric, best["baseline"])]
-        for m in others:
-            i = cols[(metric, m)]
-            ratios = sums[:, i] / sums[:, ib]
-            p, se = boot_p((sums[:, i] - sums[:, ib]) / n)
-            vm, vb = float(L[:, i].mean()), float(L[:, ib].mean())
-            role = SECONDARY if m == COMBINED else PRIMARY if m == best["lstm"] else FAMILY
-            rows.append({"split": split, "metric": metric, "model": m,
-                         "baseline": best["baseline"], "role": role, "n_windows": len(wt),
-                         "n_videos": int(wt["video_id"].nunique()), "model_value": vm,
-                         "baseline_value": vb, "ratio": vm / vb,
-                         "ratio_lo": float(np.percentile(ratios, 2.5)),
-                         "ratio_hi": float(np.percentile(ratios, 97.5)),
-                         "p_value": p, "p_mc_se": se, **tost(ratios), "reps": len(n),
-                         "block_len": block_len or 0})
-    out = pd.DataFrame(rows)
-    fam = out["role"] != SECONDARY
-    out["p_holm"] = np.nan
-    out.loc[fam, "p_holm"] = holm(out.loc[fam, "p_value"].tolist())
-    decide = out["p_holm"].fillna(out["p_value"])      # the combination: its own, unadjusted
-    out["verdict"] = [equivalence_verdict(r, p, t) for r, p, t in
-                      zip(out["ratio"], decide, out["p_tost"])]
-    return out
+    default_blocks = int(np.ceil(wt["target_date"].nunique() ** (1 / 3)))
+    at = {c: i for i, c in enumerate(cols)}
+    n_at = {a: len(cols) + i for i, a in enumerate(keep)}
+    frames = []
+    for a, k in keep.items():
+        sub = wt[k]
+        ok = sums[:, n_at[a]] > 0
+        rows = []
+        for metric in METRICS:
+            sb = sums[ok, at[(a, metric, best["baseline"])]]
+            for m in others:
+                sm = sums[ok, at[(a, metric, m)]]
+                ratios = sm / sb
+                p, se = boot_p(sm - sb)
+                vm, vb = float(base[(metric, m)][k].mean()), \
+                    float(base[(metric, best["baseline"])][k].mean())
+                role = SECONDARY if m == COMBINED else PRIMARY if m == best["lstm"] else FAMILY
+                rows.append({"analysis": a, "split": split, "metric": metric, "model": m,
+                             "baseline": best["baseline"], "role": role,
+                             "n_windows": int(k.sum()),
+                             "n_videos": int(sub["video_id"].nunique()), "left_out": int((~k).sum()),
+                             "model_value": vm, "baseline_value": vb, "ratio": vm / vb,
+                             "ratio_lo": float(np.percentile(ratios, 2.5)),
+                             "ratio_hi": float(np.percentile(ratios, 97.5)),
+                             "p_value": p, "p_mc_se": se, **tost(ratios), "reps": int(ok.sum()),
+                             "block_len": block_len or default_blocks,
+                             "default_blocks": block_len is None})
+        out = pd.DataFrame(rows)
+        fam = out["role"] != SECONDARY
+        out["p_holm"] = np.nan
+        out.loc[fam, "p_holm"] = holm(out.loc[fam, "p_value"].tolist())
+        decide = out["p_holm"].fillna(out["p_value"])      # the combination: its own, unadjusted
+        out["verdict"] = [equivalence_verdict(r, p, t) for r, p, t in
+                          zip(out["ratio"], decide, out["p_tost"])]
+        frames.append(out)
+    return pd.concat(frames, ignore_index=True)
 
 
 def robustness(pred: pd.DataFrame, reps: int = V3_REPS, seed: int = 0,
                primary: pd.DataFrame | None = None, blocks=(1, 3, 7)) -> pd.DataFrame:
     """The primary pair's test on both metrics with date blocks of 1, 3 and 7 dates, beside
     version 3's default blocks (item 14)."""
-    frames = [primary if primary is not None else primary_tests(pred, reps=reps, seed=seed)]
+    first = primary if primary is not None else primary_tests(pred, reps=reps, seed=seed)
+    frames = [first[first["analysis"] == ALL]]
     frames += [primary_tests(pred, reps=reps, seed=seed, block_len=b) for b in blocks]
     out = pd.concat(frames, ignore_index=True)
     out = out[out["role"] == PRIMARY]
-    return out[["metric", "model", "baseline", "block_len", "n_windows", "ratio", "ratio_lo",
+    return out[["metric", "model", "baseline", "block_len", "default_blocks", "n_windows",
+                "ratio", "ratio_lo",
                 "ratio_hi", "p_value", "p_mc_se", "p_holm", "reps", "verdict"]]
 
 
@@ -112,13 +133,11 @@ def top_video_cut(pred: pd.DataFrame) -> float:
     return float(tr.groupby("video_id")["y_pred"].max().quantile(TOP_VIDEO_QUANTILE))
 
 
-def sensitivity(pred: pd.DataFrame, break_date, reps: int = V3_REPS, seed: int = 0,
-                primary: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Item 18: the primary pair on both metrics on all test windows, without the largest
-    videos (the cut fixed on training videos), and without the windows near the break date."""
+def sensitivity_masks(pred: pd.DataFrame, break_date) -> dict[str, pd.Series]:
+    """Item 18's subsets of the test windows (True: kept): without the largest videos (the cut
+    fixed on training videos), and without the windows near the break date."""
     wt = wide(pred, "test")
-    cut = top_video_cut(pred)
-    top = wt.groupby("video_id")["naive"].transform("max") > cut
+    top = wt.groupby("video_id")["naive"].transform("max") > top_video_cut(pred)
     masks = {"without the largest videos": ~top}
     if break_date is not None:
         b = pd.Timestamp(break_date)
@@ -126,16 +145,21 @@ def sensitivity(pred: pd.DataFrame, break_date, reps: int = V3_REPS, seed: int =
         near = (wt["target_date"] >= b - pd.Timedelta(days=BREAK_DAYS)) & \
             (first_day <= b + pd.Timedelta(days=BREAK_DAYS))
         masks["without the days near the break"] = ~near
-    first = primary if primary is not None else primary_tests(pred, reps=reps, seed=seed)
-    frames = [first.assign(analysis="all test windows", left_out=0)]
-    for name, keep in masks.items():
-        t = primary_tests(pred, reps=reps, seed=seed, mask=keep)
-        frames.append(t.assign(analysis=name, left_out=int((~keep).sum())))
-    out = pd.concat(frames, ignore_index=True)
-    out = out[out["role"] == PRIMARY].assign(top_video_cut=cut)
+    return masks
+
+
+def sensitivity(pred: pd.DataFrame, break_date, reps: int = V3_REPS, seed: int = 0,
+                primary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Item 18: the primary pair on both metrics on all test windows and on each subset of
+    :func:`sensitivity_masks` (``primary``: a :func:`primary_tests` table computed with those
+    masks)."""
+    if primary is None:
+        primary = primary_tests(pred, reps=reps, seed=seed,
+                                masks=sensitivity_masks(pred, break_date))
+    out = primary[primary["role"] == PRIMARY].assign(top_video_cut=top_video_cut(pred))
     return out[["analysis", "metric", "model", "baseline", "n_windows", "n_videos", "left_out",
                 "model_value", "baseline_value", "ratio", "ratio_lo", "ratio_hi", "p_value",
-                "p_holm", "p_tost", "verdict", "top_video_cut"]]
+                "p_holm", "p_tost", "verdict", "top_video_cut"]].reset_index(drop=True)
 
 
 def daily_losses(wt: pd.DataFrame, models: list[str], metric: str) -> pd.DataFrame:

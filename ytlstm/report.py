@@ -484,7 +484,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
         "cluster_sizes": cluster_sizes(study),
         "cluster_tests": cluster_tests(study, pred),
     }
-    tables.update(version3_tables(pred, study.break_date, seed))
+    tables.update(version3_tables(pred, study.break_date, cfg.v3_bootstrap_reps, seed))
     first = study.fits[study.chronological_origins[0].name]["lstm_cluster"].info
     tables["cluster_k_selection"] = first["k_selection"]
     tables["cluster_categories"] = category_table(first["video_cluster"], first["k"],
@@ -504,16 +504,18 @@ def all_tables(study, pred: pd.DataFrame | None = None,
     return tables
 
 
-def version3_tables(pred: pd.DataFrame, break_date, seed: int) -> dict[str, pd.DataFrame]:
+def version3_tables(pred: pd.DataFrame, break_date, reps: int,
+                    seed: int) -> dict[str, pd.DataFrame]:
     """Protocol v3's tables (items 13-18): the tests on both metrics with the equivalence
     verdicts, their robustness to the date blocks, the sensitivity analyses and the model
     confidence set."""
-    from ytlstm.inference import model_confidence_set, primary_tests, robustness, sensitivity
+    from ytlstm.inference import (ALL, model_confidence_set, primary_tests, robustness,
+                                  sensitivity, sensitivity_masks)
 
-    primary = primary_tests(pred, seed=seed)
-    return {"equivalence": primary,
-            "inference_robustness": robustness(pred, seed=seed, primary=primary),
-            "sensitivity": sensitivity(pred, break_date, seed=seed, primary=primary),
+    tests = primary_tests(pred, reps=reps, seed=seed, masks=sensitivity_masks(pred, break_date))
+    return {"equivalence": tests[tests["analysis"] == ALL].drop(columns="analysis"),
+            "inference_robustness": robustness(pred, reps=reps, seed=seed, primary=tests),
+            "sensitivity": sensitivity(pred, break_date, primary=tests),
             "mcs": model_confidence_set(pred, seed=seed)}
 
 
