@@ -47,8 +47,7 @@ def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.D
         wt = wide(p, split)
         naive = wt["naive"].to_numpy()
         y = wt["y_true"].to_numpy()
-        for model in order(c for c in wt.columns if c not in ("origin", "video_id", "target_date",
-                                                              "run_day", "y_true")):
+        for model in order(_models(wt)):
             pm = wt[model].to_numpy()
             g, _ = gmrae(y, pm, naive, wt["video_id"].to_numpy())
             row = {"model": model, "split": split, "n_windows": len(wt),
