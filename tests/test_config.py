@@ -198,3 +198,11 @@ def test_one_seed_metrics_have_an_empty_std_and_words_for_it():
     assert net["n_seeds"] == 3 and net["rel_mae_seed_std"] > 0
     assert seed_spread_text(net) == (f"single seeds {net['rel_mae_seed_mean']:.3f} ± "
                                      f"{net['rel_mae_seed_std']:.3f}")
+
+
+def test_tuning_seeds_are_at_most_the_study_seeds():
+    """``--seeds 1`` with the default tuning_seeds 3: the networks are tuned with one seed,
+    and the chapters say so (``n_tuning_seeds``, as ``harness.tune`` takes them)."""
+    assert StudyConfig(seeds=(0,)).n_tuning_seeds == 1
+    assert StudyConfig(seeds=(4, 5), tuning_seeds=3).n_tuning_seeds == 2
+    assert StudyConfig().n_tuning_seeds == StudyConfig().tuning_seeds == 3

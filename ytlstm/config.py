@@ -212,6 +212,12 @@ class StudyConfig:
                                           f"{self.test_frac + self.val_frac:g}",
                               "test_frac + val_frac < 1 (the rest is training)")
 
+    @property
+    def n_tuning_seeds(self) -> int:
+        """Seeds per configuration when choosing: the first ``tuning_seeds`` of ``seeds``
+        (fewer when the study has fewer seeds, e.g. ``--seeds 1``)."""
+        return len(self.seeds[:self.tuning_seeds])
+
     def replace(self, **changes) -> "StudyConfig":
         """A copy with some fields changed (the object itself is immutable)."""
         return dataclasses.replace(self, **changes)
