@@ -206,3 +206,21 @@ def test_tuning_seeds_are_at_most_the_study_seeds():
     assert StudyConfig(seeds=(0,)).n_tuning_seeds == 1
     assert StudyConfig(seeds=(4, 5), tuning_seeds=3).n_tuning_seeds == 2
     assert StudyConfig().n_tuning_seeds == StudyConfig().tuning_seeds == 3
+
+
+def test_book_checks_its_configuration_before_building(tmp_path, run_cli, monkeypatch):
+    """``ytlstm book`` with a bad ``$YTLSTM_CONFIG``: exit 2, one line, nothing built."""
+    cfg = tmp_path / "book.json"
+    cfg.write_text(json.dumps({"seeds": [], "max_epochs": 3}))
+    monkeypatch.setenv("YTLSTM_CONFIG", str(cfg))
+    monkeypatch.chdir(tmp_path)
+
+    def build(*a, **k):
+        raise AssertionError("the book was built")
+
+    monkeypatch.setattr("ytlstm.build.build_book", build)
+    code, _, err = run_cli("book")
+    line = _one_line(code, err)
+    assert line.startswith(f"ytlstm: error: {cfg}: seeds: an empty list"), line
+    cfg.write_text("[]")
+    assert "($YTLSTM_CONFIG)" in _one_line(*run_cli("book")[::2])

@@ -145,24 +145,7 @@ def _study_config(args: argparse.Namespace):
     or the option otherwise."""
     from ytlstm.config import ConfigError, StudyConfig
 
-    fields: dict = {}
-    path = Path(args.config) if args.config else None
-    if path is not None:
-        expected = 'a JSON object of StudyConfig fields like {"max_epochs": 3} (--config)'
-        try:
-            fields = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError(path, "file not found", expected=expected) from None
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise DataError(path, f"unusable configuration ({' '.join(str(e).split())})",
-                            expected=expected) from None
-        if not isinstance(fields, dict):
-            raise DataError(path, f"a JSON {type(fields).__name__}, not an object",
-                            expected=expected)
-    try:
-        config = StudyConfig.from_dict(fields)
-    except ConfigError as e:
-        raise DataError(path, e.problem, where=e.field, expected=e.expected) from None
+    config = _config_file(Path(args.config), "--config") if args.config else StudyConfig()
     changes = {"country": args.country.upper()}
     if args.seeds is not None:
         changes["seeds"] = tuple(range(_whole(args.seeds, "--seeds", 1)))
@@ -172,6 +155,28 @@ def _study_config(args: argparse.Namespace):
         option = {"country": "--country", "seeds": "--seeds"}[e.field]
         raise DataError(None, f"{option} {getattr(args, e.field)}: {e.problem}",
                         expected=e.expected) from None
+
+
+def _config_file(path: Path, source: str):
+    """The StudyConfig of a JSON file of fields (``source``: the option or variable naming
+    it), or a one-line DataError naming the file and the field."""
+    from ytlstm.config import ConfigError, StudyConfig
+
+    expected = f'a JSON object of StudyConfig fields like {{"max_epochs": 3}} ({source})'
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path, "file not found", expected=expected) from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(path, f"unusable configuration ({' '.join(str(e).split())})",
+                        expected=expected) from None
+    if not isinstance(fields, dict):
+        raise DataError(path, f"a JSON {type(fields).__name__}, not an object",
+                        expected=expected)
+    try:
+        return StudyConfig.from_dict(fields)
+    except ConfigError as e:
+        raise DataError(path, e.problem, where=e.field, expected=e.expected) from None
 
 
 def _whole(value: str, option: str, least: int) -> int:
@@ -261,7 +266,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
+    import os
+
     from ytlstm.build import build_book
+    from ytlstm.chapter import CONFIG_ENV
+
+    if os.environ.get(CONFIG_ENV):      # the book's study configuration: checked before work
+        _config_file(Path(os.environ[CONFIG_ENV]), f"${CONFIG_ENV}")
 
     return build_book(".", strict=args.strict, builder=args.builder, data_dir=args.data_dir)
 
