@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import numbers
 import os
@@ -142,6 +143,11 @@ def _check(field: str, hint, v):
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict:
+    return typing.get_type_hints(cls)
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """Every choice of the study in one place (PROTOCOL.md section 6).
@@ -204,7 +210,7 @@ class StudyConfig:
     def __post_init__(self) -> None:
         """Check every field (type and range, :data:`RULES`) when the object is made, so a
         bad configuration stops before any work: :class:`ConfigError` names the field."""
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, _check(f.name, hints[f.name], getattr(self, f.name)))
         if self.test_frac + self.val_frac >= 1:
