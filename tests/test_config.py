@@ -129,7 +129,9 @@ def test_bad_config_file_exit_2_before_any_work(tmp_path, data, run_cli, command
 
 
 @pytest.mark.parametrize("text,named", [
-    ("[1, 2]", "a JSON list, not an object"),
+    ("[1, 2]", "an array, not a JSON object"),
+    ("null", "null, not a JSON object"),
+    ('"max_epochs"', "a string, not a JSON object"),
     ('{"max_epochs": 3', "unusable configuration"),
     ("", "unusable configuration"),
 ])

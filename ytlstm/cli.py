@@ -171,8 +171,9 @@ def _config_file(path: Path, source: str):
         raise DataError(path, f"unusable configuration ({' '.join(str(e).split())})",
                         expected=expected) from None
     if not isinstance(fields, dict):
-        raise DataError(path, f"a JSON {type(fields).__name__}, not an object",
-                        expected=expected)
+        kind = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+                float: "a number"}.get(type(fields), "null")
+        raise DataError(path, f"{kind}, not a JSON object", expected=expected)
     try:
         return StudyConfig.from_dict(fields)
     except ConfigError as e:
