@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ytlstm.evaluate import mase_scale
+from ytlstm.families import LSTM_FAMILIES
 
 COLUMNS = ("model", "split", "origin", "window", "horizon", "video_id", "target_date", "run_day",
            "y_true", "y_pred", "scale")
@@ -36,11 +37,16 @@ def _rows(study, origin, split: str, idx: np.ndarray, seeds: bool) -> list[pd.Da
     for model, fitted in study.fits[origin.name].items():
         if not seeds:
             out.append(pd.DataFrame({"model": model, **base, "y_pred": fitted.ensemble[idx]}))
-        elif len(fitted.preds) > 1:
+        elif _is_network(model, fitted):
             for i, s in enumerate(_seeds(study, fitted)):
                 out.append(pd.DataFrame({"model": model, **base, "seed": s,
                                          "y_pred": fitted.preds[i, idx]}))
     return out
+
+
+def _is_network(model: str, fitted) -> bool:
+    """A seed ensemble of networks (one seed or several), not a baseline."""
+    return bool(fitted.runs) or model in LSTM_FAMILIES
 
 
 def _seeds(study, fitted) -> list[int]:
@@ -49,7 +55,7 @@ def _seeds(study, fitted) -> list[int]:
 
 def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
     """The long table of forecasts (seed ensembles; ``seeds=True``: one row per seed of the
-    day-8 networks)."""
+    day-8 networks, whatever their number of seeds, one included)."""
     frames: list[pd.DataFrame] = []
     chrono = study.chronological_origins
     for o in chrono:

@@ -35,7 +35,8 @@ def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.D
     """One row per (model, split): n_windows, MAE, RMSE, MAPE, relative MAE, GMRAE.
 
     ``validation`` is the first origin's (where every choice is made); ``test`` pools every
-    origin's block. With ``seeds``, networks also get ``*_seed_mean``/``*_seed_std``.
+    origin's block. With ``seeds``, networks also get ``n_seeds`` and ``*_seed_mean``/
+    ``*_seed_std`` (the standard deviation is empty when ``n_seeds`` is 1).
     """
     rows = []
     for split in ("train", "validation", "test", "video_test"):
@@ -75,8 +76,18 @@ def _seed_spread(seeds: pd.DataFrame, split: str, model: str, wt: pd.DataFrame) 
     for k in ("mae", "rmse", "mape", "rel_mae"):
         v = np.array([d[k] for d in per])
         out[f"{k}_seed_mean"] = float(v.mean())
-        out[f"{k}_seed_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        # the spread between seeds needs two of them: empty (NaN) for a one-seed study
+        out[f"{k}_seed_std"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
     return out
+
+
+def seed_spread_text(row: dict | pd.Series, metric: str = "rel_mae") -> str:
+    """A network's single seeds in words, from its :func:`metrics_table` row: "single seeds
+    0.123 ± 0.004" (mean ± standard deviation over seeds), or, in a one-seed study, that the
+    ensemble is that one seed (no spread between seeds to show)."""
+    if int(row["n_seeds"]) < 2:
+        return "a single seed, so no spread between seeds"
+    return f"single seeds {fmt(row[metric + '_seed_mean'])} ± {fmt(row[metric + '_seed_std'])}"
 
 
 def metrics_by_origin(pred: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -633,4 +644,4 @@ def show_table(df: pd.DataFrame, floatfmt: dict | None = None):
         elif pd.api.types.is_float_dtype(df[c]):
             fmts[c] = "{:,.3f}"
     fmts.update(floatfmt or {})
-    return df.style.format(fmts).hide(axis="index")
+    return df.style.format(fmts, na_rep="–").hide(axis="index")   # e.g. a one-seed std
