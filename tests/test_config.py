@@ -173,7 +173,7 @@ def _pred_and_seeds(n_seeds: int):
     for split in ("validation", "test"):
         y = rng.uniform(100, 200, 6)
         base = dict(split=split, origin="origin 1", horizon=1, video_id=list("abcdef"),
-                    target_date=pd.Timestamp("2018-01-01"), run_day=8, y_true=y,
+                    target_date=pd.Timestamp("2018-01-01"), run_day=8, y_true=y, scale=5.0,
                     window=np.arange(6) + (0 if split == "test" else 10))
         rows.append(pd.DataFrame({"model": "naive", **base, "y_pred": y - 10}))
         per = [y + rng.normal(0, 5, 6) for _ in range(n_seeds)]
