@@ -75,8 +75,9 @@ def day8_sentence(country: str, a: dict) -> str:
 
 
 def version3_sentence(a3: dict) -> str:
-    """One sentence: the version-3 verdicts on both metrics and the model confidence set."""
-    parts = [f"on {METRIC_NAMES[m]} it is *{a3[m]['verdict']}* (ratio {fmt(a3[m]['ratio'])}, "
+    """The version-3 verdicts on both metrics and the model confidence set, as a clause that
+    completes "In <country>, ..." (lower case, ending with a full stop)."""
+    parts = [f"on {METRIC_NAMES[m]}, *{a3[m]['verdict']}* (ratio {fmt(a3[m]['ratio'])}, "
              f"95% interval {fmt(a3[m]['ratio_lo'])} to {fmt(a3[m]['ratio_hi'])}, Holm-adjusted "
              f"p {fmt_p(a3[m]['p_holm'])})" for m in ("mae", "mase")]
     lstm = a3["mae"]["model"]
@@ -85,7 +86,7 @@ def version3_sentence(a3: dict) -> str:
                     for m in ("mae", "mase"))
     where = ("on both metrics" if len(inside) == 2 else
              f"on {inside[0]} only" if inside else "on neither metric")
-    return (f"Under protocol version 3, against the best baseline {parts[0]}, and {parts[1]}; "
+    return (f"against the best baseline the best LSTM is, {parts[0]}, and {parts[1]}; "
             f"the 90% model confidence set holds {mcs}, the best LSTM among them {where}.")
 
 
