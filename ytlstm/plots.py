@@ -574,8 +574,9 @@ def countries_figure(table, title: str, clip: float = 1.5):
     models = order(t["model"].unique())[::-1]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(models) + 2.0))
     countries = list(dict.fromkeys(t["country"]))
-    right = float(min(max(t["ratio_hi"].max(), 1.05) + 0.02, clip))
-    left = float(min(t["ratio_lo"].min(), 0.9) - 0.02)
+    on_scale = t[t["ratio"] <= clip]       # models far worse are marked at the axis edge
+    right = float(min(max(on_scale["ratio_hi"].max(), 1.05) + 0.02, clip))
+    left = float(min(on_scale["ratio_lo"].min(), 0.9) - 0.02)
     for k, c in enumerate(countries):
         g = t[t["country"] == c].set_index("model").reindex(models)
         ok = g["ratio"].notna().to_numpy()
