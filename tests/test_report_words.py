@@ -4,6 +4,8 @@ test here that would have caught it."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,3 +166,43 @@ def test_prose_names_read_in_a_sentence_and_labels_stay_for_tables():
     assert prose("lstm_univariate", start=True) == "The univariate LSTM"
     for m in MODEL_LABELS:
         assert not prose(m).startswith("the " + label(m)), m
+
+
+def test_no_chapter_writes_a_verdict_word_itself():
+    """Verdict words come from one function of the test result (ytlstm.report): a chapter that
+    writes "meets" or "significant" in its own code can disagree with the tables."""
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    literal = re.compile(r"""(?<!\[)["'](meets|does not meet|met\.|not met\.|beats|does not beat|"""
+                         r"""significant[^"']*|not significant[^"']*|lower|higher|lower than|"""
+                         r"""not lower than)["']""")
+    for md in sorted(book.glob("*.md")):
+        cells = re.findall(r"```\{code-cell\}.*?```", md.read_text(encoding="utf-8"), flags=re.S)
+        for cell in cells:
+            hit = literal.search(cell)
+            assert hit is None, f"{md.name}: the verdict word {hit.group(0)} written in a chapter"
+
+
+def test_pair_verdict_and_compare_words():
+    assert R.pair_verdict({"p_value": 0.01, "mean_diff": -3.0}) == {
+        "direction": "lower", "significance": "significant at the 5% level"}
+    assert R.pair_verdict({"p_value": 0.2, "mean_diff": 3.0})["significance"] == \
+        "not significant at the 5% level"
+    assert R.compare_words(1, 2) == "lower than" and R.compare_words(2, 1) == "higher than"
+
+
+def test_the_error_figure_plots_errors_with_the_sign_of_the_methods_equation():
+    """e = actual - forecast (Methods): an under-forecast is a positive error in the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ytlstm import plots
+
+    pred = pd.DataFrame({"model": "naive", "split": "test", "y_true": [100.0, 200.0, 300.0],
+                         "y_pred": [90.0, 180.0, 270.0]})
+    fig = plots.error_distribution(pred, ["naive"], "t")
+    medians = [ln for ln in fig.axes[0].lines if ln.get_color() == "black" and len(ln.get_xdata()) == 2
+               and ln.get_xdata()[0] == ln.get_xdata()[1] and ln.get_xdata()[0] != 0]
+    assert medians and all(ln.get_xdata()[0] == pytest.approx(10.0) for ln in medians)
+    assert "actual − forecast" in fig.axes[0].get_xlabel()

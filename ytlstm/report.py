@@ -707,6 +707,20 @@ def verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
             "target": "meets" if meets_target(row, level) else "does not meet"}
 
 
+def pair_verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
+    """Words for a row of :func:`pair_test` (``a`` against ``b``): ``direction`` ("lower" /
+    "higher": a's MAE against b's) and ``significance`` of the two-way bootstrap test."""
+    sig = row["p_value"] < level
+    return {"direction": "lower" if row["mean_diff"] < 0 else "higher",
+            "significance": f"{'' if sig else 'not '}significant at the {100 * level:g}% level"}
+
+
+def compare_words(a: float, b: float) -> str:
+    """"lower than" / "higher than" / "equal to": a description of ``a`` against ``b`` (an MAE
+    against another), never a verdict on its own (say the test beside it)."""
+    return "lower than" if a < b else "higher than" if a > b else "equal to"
+
+
 def families_verdict(paired: pd.DataFrame, level: float = LEVEL) -> str:
     """One sentence on how many LSTM families beat the best baseline significantly (the rows
     of :func:`paired_tests` for one split, Holm-adjusted over the families)."""
