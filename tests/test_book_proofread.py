@@ -237,7 +237,7 @@ def test_the_conclusions_say_what_the_tables_say():
     pair = [str(ht["baseline"].iloc[0]), str(ht["lstm"].iloc[0])]
     assert R.coverage_verdict(cov, pair)["words"] in beyond
     for (m, lv), g in cov[cov["model"].isin(pair)].groupby(["model", "level"]):
-        want = (f"{label(m)}, {lv:.0%} intervals: {R.fmt_pct(g['coverage'].min())} to "
+        want = (f"{prose(m)}, {lv:.0%} intervals: {R.fmt_pct(g['coverage'].min())} to "
                 f"{R.fmt_pct(g['coverage'].max())}")
         assert want in beyond, want
 

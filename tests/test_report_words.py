@@ -115,7 +115,7 @@ def test_coverage_verdict_says_where_the_goal_is_missed():
     v = R.coverage_verdict(cov, ["gbm"])
     assert (v["ok"], v["n"], v["goal"]) == ("3", "4", "do not meet")
     assert "the goal (every horizon within 3 points) is missed" in v["words"]
-    assert f"{label('gbm')} at 80%: horizon 2" in v["words"]
+    assert "(gradient boosting at 80%: horizon 2)" in v["words"]
     assert "within 3 points, the goal" not in v["words"]
     ok = R.coverage_verdict(cov.iloc[[0, 2, 3]], ["gbm"])
     assert ok["goal"] == "meet" and "is met" in ok["words"]

@@ -17,7 +17,7 @@ import pandas as pd
 from ytlstm.evaluate import (concentration, gmrae, holm, mae, point_metrics, twoway_test,
                              twoway_weights, weighted_dm)
 from ytlstm.families import LSTM_FAMILIES
-from ytlstm.names import BASELINES, label, order
+from ytlstm.names import BASELINES, label, order, prose
 from ytlstm.predictions import predictions_table, wide
 
 LEVEL = 0.05
@@ -789,7 +789,8 @@ def coverage_verdict(cov: pd.DataFrame, models: list[str]) -> dict[str, str]:
     else:
         miss = []
         for (m, lv), g in c[~ok].groupby(["model", "level"], sort=False):
-            miss.append(f"{label(m)} at {100 * lv:.0f}%: {_horizon_list(sorted(g['horizon'].astype(int)))}")
+            hs = _horizon_list(sorted(g["horizon"].astype(int)))
+            miss.append(f"{prose(m)} at {100 * lv:.0f}%: {hs}")
         words = (f"{int(ok.sum())} of the {len(c)} (model, horizon, level) cases are within "
                  f"{pts} of nominal, so the goal (every horizon within {pts}) is missed ("
                  + "; ".join(miss) + ")")
