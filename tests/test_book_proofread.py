@@ -58,7 +58,9 @@ def reader_view(name: str):
 
 
 def words(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace collapsed, and Sphinx's typographic quotes back to the plain ones."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"')
+    return " ".join(text.replace("\u201d", '"').split())
 
 
 def prose_text(main) -> str:
@@ -92,12 +94,17 @@ def test_no_missing_values_in_prose_or_cells(name):
 
 @pytest.mark.parametrize("name", pages())
 def test_table_headers_are_words(name):
-    for th in reader_view(name).select("table th"):
+    main = reader_view(name)
+    if name == "api":              # the API appendix shows DataFrames as code returns them
+        for out in main.select(".cell_output"):
+            out.decompose()
+    for th in main.select("table th"):
         text = th.get_text(" ").strip()
         assert "_" not in text, f"{name}: a table header {text!r}"
 
 
-RAW_IDS = sorted(MODEL_LABELS, key=len, reverse=True)
+# the ids that are not also English words ("naive", "drift", "combination" are)
+RAW_IDS = sorted((m for m in MODEL_LABELS if "_" in m or m == "gbm"), key=len, reverse=True)
 
 
 @pytest.mark.parametrize("name", pages())
