@@ -206,3 +206,18 @@ def test_the_error_figure_plots_errors_with_the_sign_of_the_methods_equation():
                and ln.get_xdata()[0] == ln.get_xdata()[1] and ln.get_xdata()[0] != 0]
     assert medians and all(ln.get_xdata()[0] == pytest.approx(10.0) for ln in medians)
     assert "actual − forecast" in fig.axes[0].get_xlabel()
+
+
+def test_the_proofreading_checks_catch_the_defects_readers_found():
+    """The patterns of test_book_proofread (run on the built book) against the defects of
+    issue 22 as they read on the page."""
+    import test_book_proofread as P
+
+    assert P.RAW_SYNTAX.search("nominal ({ref}`beyond`).")
+    assert P.RAW_SYNTAX.search("see {numref}`tbl-x`") and P.RAW_SYNTAX.search("::: note")
+    assert not P.RAW_SYNTAX.search("a ratio of 0.999 (95% interval 0.969 to 1.064)")
+    for cell in ("nan", "NaN", "inf", "x = None"):
+        assert P.MISSING.search(cell) or P.NONE_VALUE.search(cell), cell
+    for fine in ("None of these differences is significant.", "infinite", "financial", "–"):
+        assert not (P.MISSING.search(fine) or P.NONE_VALUE.search(fine)), fine
+    assert "lstm_multivariate" in P.RAW_IDS and "naive" not in P.RAW_IDS
