@@ -80,7 +80,8 @@ NONE_VALUE = re.compile(r"(?<![.!?:]\s)(?<!^)\bNone\b")
 def test_no_raw_markup_in_the_text(name):
     text = words(reader_view(name).get_text(" "))
     m = RAW_SYNTAX.search(text)
-    assert m is None, f"{name}: raw markup {m.group(0)!r} in {text[max(0, m.start() - 80):m.end() + 80]!r}"
+    around = text[max(0, m.start() - 80):m.end() + 80] if m else ""
+    assert m is None, f"{name}: raw markup {m.group(0)!r} in {around!r}"
 
 
 @pytest.mark.parametrize("name", pages())
@@ -199,7 +200,8 @@ def test_the_abstract_says_what_the_tables_say():
     for lv in (0.8, 0.95):
         g = c[c["level"] == lv]["coverage"]
         expect[f"coverage {lv}"] = f"{g.min():.0%} to {g.max():.0%}"
-    expect["coverage goal"] = f"so they {R.coverage_verdict(cov, [ht['lstm'].iloc[0]])['goal']} the goal"
+    goal = R.coverage_verdict(cov, [ht["lstm"].iloc[0]])["goal"]
+    expect["coverage goal"] = f"so they {goal} the goal"
     for what, want in expect.items():
         assert want in text, f"abstract: {what} should read {want!r}:\n{text}"
 

@@ -140,7 +140,8 @@ def test_show_table_headers_are_words_and_missing_values_a_dash():
     html = R.show_table(df).to_html()
     from bs4 import BeautifulSoup
 
-    heads = [th.get_text(strip=True) for th in BeautifulSoup(html, "html.parser").select("thead th")]
+    heads = [th.get_text(strip=True)
+             for th in BeautifulSoup(html, "html.parser").select("thead th")]
     assert not any("_" in h for h in heads), heads
     assert "MAE of the LSTM (views)" in heads and "p-value" in heads
     assert "nan" not in html.lower() and R.DASH in html
@@ -202,7 +203,8 @@ def test_the_error_figure_plots_errors_with_the_sign_of_the_methods_equation():
     pred = pd.DataFrame({"model": "naive", "split": "test", "y_true": [100.0, 200.0, 300.0],
                          "y_pred": [90.0, 180.0, 270.0]})
     fig = plots.error_distribution(pred, ["naive"], "t")
-    medians = [ln for ln in fig.axes[0].lines if ln.get_color() == "black" and len(ln.get_xdata()) == 2
+    medians = [ln for ln in fig.axes[0].lines
+               if ln.get_color() == "black" and len(ln.get_xdata()) == 2
                and ln.get_xdata()[0] == ln.get_xdata()[1] and ln.get_xdata()[0] != 0]
     assert medians and all(ln.get_xdata()[0] == pytest.approx(10.0) for ln in medians)
     assert "actual − forecast" in fig.axes[0].get_xlabel()

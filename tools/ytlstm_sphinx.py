@@ -91,7 +91,7 @@ def outdated_by_fingerprint(app: Sphinx, env: BuildEnvironment, added: set[str],
             fp = check_code_without_data(recorded, _execution_cache(app), str(e),
                                          root=app.srcdir)
         except SystemExit:
-            print(flush=True)        # Sphinx's status line has no newline yet: stop on a line of its own
+            print(flush=True)        # Sphinx's status line has no newline: a line of its own
             raise
         logger.warning("cannot fingerprint the data (%s); the package is unchanged since the "
                        "chapters were executed, so they are rendered as they were", e)
