@@ -255,3 +255,15 @@ def test_the_conclusions_say_what_the_tables_say():
     sizes = table("chosen").query("design == 'chronological'")["grid_size"]
     grid = f"{sizes.min()} to {sizes.max()}" if sizes.min() != sizes.max() else f"{sizes.min()}"
     assert f"({grid} configurations per learned family)" in limits
+
+
+def test_methods_say_when_each_protocol_version_was_written():
+    """Methods said the protocol was "fixed before any test result was seen", though version 2
+    was written after version 1's result, and left out the learning-rate change of gradient
+    boosting made after version 2 was committed."""
+    from ytlstm.config import StudyConfig
+
+    text = words(reader_view("methods").get_text(" "))
+    assert "written after version 1's test result was known" in text
+    lr = f"{StudyConfig().gbm_learning_rate:g}"
+    assert f"the learning rate of gradient boosting was raised from 0.05 to {lr}" in text

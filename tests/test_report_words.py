@@ -223,3 +223,17 @@ def test_the_proofreading_checks_catch_the_defects_readers_found():
     for fine in ("None of these differences is significant.", "infinite", "financial", "–"):
         assert not (P.MISSING.search(fine) or P.NONE_VALUE.search(fine)), fine
     assert "lstm_multivariate" in P.RAW_IDS and "naive" not in P.RAW_IDS
+
+
+def test_horizon_counts_give_the_first_origins_validation_windows_apart():
+    """The horizon chapter's window table said "the first origin's validation windows" over
+    a count of all four origins'."""
+    rows = []
+    for o, wins in (("origin 1", (0, 1)), ("origin 2", (2, 3, 4))):
+        for split in ("test", "horizon_test", "horizon_validation"):
+            for w in wins:
+                for m in ("naive", "lstm_univariate_h"):
+                    rows.append({"model": m, "split": split, "origin": o, "window": w,
+                                 "horizon": 1, "target_date": "2018-01-01"})
+    t = R.horizon_counts(pd.DataFrame(rows)).iloc[0]
+    assert (t["n_test"], t["n_validation_first"], t["n_validation"]) == (5, 2, 5)
