@@ -237,3 +237,13 @@ def test_horizon_counts_give_the_first_origins_validation_windows_apart():
                                  "horizon": 1, "target_date": "2018-01-01"})
     t = R.horizon_counts(pd.DataFrame(rows)).iloc[0]
     assert (t["n_test"], t["n_validation_first"], t["n_validation"]) == (5, 2, 5)
+
+
+def test_configurations_read_as_words():
+    assert R.config_words('{"loss": "mae_scaled", "target": "drift", "units": 32}') == \
+        "target drift, MAE weighted by scale loss, 32 units"
+    assert R.config_words({"damping": 1.0, "k": 1, "stat": "mean"}) == \
+        "the last daily increment, damping 1"
+    assert R.config_words({"damping": 0.8, "k": 3, "stat": "median"}) == \
+        "median of the last 3 daily increments, damping 0.8"
+    assert "{" not in R.config_words({"loss": "absolute", "max_leaf_nodes": 31, "target": "drift"})

@@ -902,6 +902,37 @@ def header(column: str) -> str:
     return COLUMN_LABELS.get(column, column)
 
 
+#: How a configuration's values read in words.
+LOSS_WORDS = {"mse": "MSE", "mae": "MAE", "mae_scaled": "MAE weighted by scale",
+              "squared": "squared", "absolute": "absolute",
+              "absolute_scaled": "absolute weighted by scale"}
+
+
+def config_words(params: dict | str) -> str:
+    """A chosen configuration in words ("target drift, MSE loss, 32 units"), not JSON."""
+    p = json.loads(params) if isinstance(params, str) else dict(params)
+    out = []
+    if "target" in p:
+        out.append(f"target {p['target']}")
+    if "inputs" in p:
+        out.append(f"{p['inputs']} inputs")
+    if "loss" in p:
+        out.append(f"{LOSS_WORDS.get(p['loss'], p['loss'])} loss")
+    if "units" in p:
+        out.append(f"{p['units']} units")
+    if "max_leaf_nodes" in p:
+        out.append(f"{p['max_leaf_nodes']} leaves per tree")
+    if "k" in p:
+        out.append("the last daily increment" if int(p["k"]) == 1 else
+                   f"{p.get('stat', 'mean')} of the last {p['k']} daily increments")
+    if "damping" in p:
+        out.append(f"damping {p['damping']:g}")
+    rest = [k for k in p if k not in ("target", "inputs", "loss", "units", "max_leaf_nodes",
+                                      "k", "stat", "damping")]
+    out += [f"{k.replace('_', ' ')} {p[k]}" for k in rest]
+    return ", ".join(out)
+
+
 def config_table(config) -> pd.DataFrame:
     """The study's configuration, one row per field, without the fields the study does not
     use as given (``units``, ``loss``, ``target``: every network chooses its own on
