@@ -12,7 +12,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ytlstm.names import label
+from ytlstm.names import prose
 from ytlstm.report import fmt, fmt_int, fmt_p, verdict
 
 #: Display names of the countries of the dataset.
@@ -67,8 +67,8 @@ def version3(read: Reader) -> dict:
 
 def day8_sentence(country: str, a: dict) -> str:
     """One sentence: the country's version-2 answer on day 8."""
-    return (f"On the {country_name(country)} files the best LSTM chosen on validation, the "
-            f"{label(a['lstm'])}, {a['verb']} the best baseline, the {label(a['baseline'])}: "
+    return (f"On the {country_name(country)} files the best LSTM chosen on validation, "
+            f"{prose(a['lstm'])}, {a['verb']} the best baseline, {prose(a['baseline'])}: "
             f"a ratio of test MAEs of {fmt(a['ratio'])} (95% interval {fmt(a['ratio_lo'])} to "
             f"{fmt(a['ratio_hi'])}) on {fmt_int(a['n_windows'])} test windows; "
             f"{a['significance']}.")

@@ -92,3 +92,18 @@ def table(name: str, country: str = BOOK_COUNTRY):
     import pandas as pd
 
     return pd.read_csv(repo_root() / results_dir(country) / f"{name}.csv")
+
+
+#: Where a chapter writes the tables it makes itself (from data or files other than the
+#: study's tables), so their captions can link them too.
+TABLES = Path("_build") / "tables"
+
+
+def data_table(name: str, df):
+    """Write a table a chapter makes itself as ``_build/tables/<name>.csv`` (the book's
+    Sphinx extension copies it into the HTML output's ``_data/``, where a caption's
+    ``{csv}`<name>``` links it); returns ``df``."""
+    from ytlstm.cache import atomic_write_text
+
+    atomic_write_text(repo_root() / TABLES / f"{name}.csv", df.to_csv(index=False))
+    return df

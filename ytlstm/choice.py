@@ -3,11 +3,12 @@ the best baseline and the best LSTM (on day 8 and at horizons), each chosen on v
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ytlstm.evaluate import mae
 from ytlstm.families import LSTM_FAMILIES
-from ytlstm.names import BASELINES, HORIZON_LSTMS
+from ytlstm.names import BASELINES, HORIZON_LSTMS, order
 from ytlstm.predictions import FACTS, wide
 
 
@@ -30,15 +31,29 @@ def validation_scores(pred: pd.DataFrame, origin: str | None = None,
     return pd.Series({m: mae(wt["y_true"], wt[m]) for m in model_columns(wt)})
 
 
-def best_models(pred: pd.DataFrame, design: str = "chronological") -> dict[str, str]:
-    """The best baseline and the best LSTM, each by validation MAE (before the first origin;
-    for the video split, on its validation videos)."""
+def choice_table(pred: pd.DataFrame, design: str = "chronological") -> pd.DataFrame:
+    """The table the best baseline and the best LSTM are chosen on: every baseline's and
+    every LSTM family's validation MAE (before the first origin; for the video split, on its
+    validation videos), with ``chosen`` marking the two picks (ties: the first name)."""
     scores = validation_scores(pred) if design == "chronological" else \
         video_validation_scores(pred)
-    bases = [m for m in scores.index if m in BASELINES]
-    lstms = [m for m in scores.index if m in LSTM_FAMILIES]
-    return {"baseline": min(bases, key=lambda m: (scores[m], m)),
-            "lstm": min(lstms, key=lambda m: (scores[m], m))}
+    rows = []
+    for group, members in (("baseline", BASELINES), ("lstm", LSTM_FAMILIES)):
+        names = [m for m in order(scores.index) if m in members]
+        best = min(names, key=lambda m: (scores[m], m))
+        naive = scores.get("naive", np.nan)
+        rows += [{"design": design, "group": group, "model": m, "val_mae": float(scores[m]),
+                  "val_rel_mae": float(scores[m] / naive), "chosen": m == best} for m in names]
+    return pd.DataFrame(rows)
+
+
+def best_models(pred: pd.DataFrame, design: str = "chronological") -> dict[str, str]:
+    """The best baseline and the best LSTM, each by validation MAE (before the first origin;
+    for the video split, on its validation videos): the ``chosen`` rows of
+    :func:`choice_table`."""
+    t = choice_table(pred, design)
+    picks = t[t["chosen"]].set_index("group")["model"]
+    return {"baseline": picks["baseline"], "lstm": picks["lstm"]}
 
 
 def video_validation_scores(pred: pd.DataFrame) -> pd.Series:

@@ -123,13 +123,14 @@ def forecasts_for_videos(pred, titles, models: list[str], videos: list[str], tit
 
 
 def error_distribution(pred, models: list[str], title: str):
-    """Distribution of the percentage error of day 8's views on the test windows, per model."""
+    """Distribution of the percentage error of day 8's views on the test windows, per model:
+    ``e = actual - forecast`` as in the Methods' equation, in % of the actual views."""
     import numpy as np
 
     from ytlstm.names import label
 
     t = pred[pred["split"] == "test"]
-    errors = [100 * (g["y_pred"] - g["y_true"]) / g["y_true"]
+    errors = [100 * (g["y_true"] - g["y_pred"]) / g["y_true"]
               for g in (t[t["model"] == k] for k in models)]
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.8))
     pos = np.arange(len(models))[::-1]
@@ -141,7 +142,8 @@ def error_distribution(pred, models: list[str], title: str):
         patch.set_alpha(0.8)
     ax.set_yticks(pos, [label(k) for k in models])
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("forecast error on day 8 (% of actual views); boxes: quartiles, whiskers: 5-95%")
+    ax.set_xlabel("error on day 8, actual − forecast (% of actual views); boxes: quartiles, "
+                  "whiskers: 5-95%")
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -17,19 +17,40 @@ import pandas as pd
 from ytlstm.evaluate import (concentration, gmrae, holm, mae, point_metrics, twoway_test,
                              twoway_weights, weighted_dm)
 from ytlstm.families import LSTM_FAMILIES
-from ytlstm.names import BASELINES, label, order
-from ytlstm.choice import (best_at_horizons, best_models, first_origin,  # noqa: F401
-                           horizon_validation_scores, study_horizons, validation_scores,
-                           video_validation_scores)
+from ytlstm.names import BASELINES, label, order, prose
+from ytlstm.choice import (best_at_horizons, best_models, choice_table,  # noqa: F401
+                           first_origin, horizon_validation_scores, study_horizons,
+                           validation_scores, video_validation_scores)
 from ytlstm.choice import model_columns as _models
 from ytlstm.combination import with_combination
 from ytlstm.inference import scaled_metrics
 from ytlstm.predictions import predictions_table, wide
 
 LEVEL = 0.05
+#: The LSTMs' declared target (protocol v2, item 6): a ratio of MAEs to the best baseline's of
+#: at most this, with the primary test significant.
+TARGET_RATIO = 0.90
+#: The intervals' declared goal (protocol v2, item 11): coverage within this of nominal at
+#: every horizon.
+COVERAGE_TOLERANCE = 0.03
 
 
 # --------------------------------------------------------------------------- point metrics
+
+def count_windows(pred: pd.DataFrame, split: str, horizon: int | None = None) -> int:
+    """The number of windows of one split (at one horizon), pooled over its origins: distinct
+    (origin, window) pairs, however many models forecast them. Every count of windows in the
+    book's prose comes from here."""
+    p = pred[pred["split"] == split]
+    if horizon is not None:
+        p = p[p["horizon"] == horizon]
+    return int(len(p[["origin", "window"]].drop_duplicates()))
+
+
+def count_dates(pred: pd.DataFrame, split: str) -> int:
+    """The number of distinct target dates that have a window of ``split``."""
+    return int(pred.loc[pred["split"] == split, "target_date"].nunique())
+
 
 def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (model, split): n_windows, MAE, RMSE, MAPE, relative MAE, GMRAE.
@@ -452,10 +473,17 @@ def intervals_coverage(pred: pd.DataFrame, levels=(0.8, 0.95)) -> pd.DataFrame:
 
 
 def horizon_counts(pred: pd.DataFrame) -> pd.DataFrame:
-    """Windows per horizon and split of the horizon study (one model's rows)."""
-    p = pred[pred["split"].isin(["horizon_test", "horizon_validation"]) & (pred["model"] == "naive")]
-    return (p.groupby(["horizon", "split"]).size().unstack("split").reset_index()
-            .rename(columns={"horizon_test": "n_test", "horizon_validation": "n_validation"}))
+    """Windows per horizon of the horizon study (:func:`count_windows`): ``n_test`` pooled
+    over the origins, ``n_validation_first`` the first origin's validation windows (where
+    the choices at horizons are made) and ``n_validation`` every origin's, pooled."""
+    first = first_origin(pred)
+    rows = []
+    for h in study_horizons(pred):
+        v = pred[(pred["split"] == "horizon_validation") & (pred["origin"] == first)]
+        rows.append({"horizon": h, "n_test": count_windows(pred, "horizon_test", h),
+                     "n_validation_first": count_windows(v, "horizon_validation", h),
+                     "n_validation": count_windows(pred, "horizon_validation", h)})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- writing
@@ -479,6 +507,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
         "origin_choices": origin_choices(pred),
         "tuning": tuning_table(study),
         "chosen": chosen_table(study),
+        "choice": pd.concat([choice_table(pred), choice_table(pred, "video")], ignore_index=True),
         "training": training_table(study),
         "intervals_test": intervals_table(pred, "test", reps, seed),
         "intervals_video_test": intervals_table(pred, "video_test", reps, seed),
@@ -600,8 +629,21 @@ def fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def meets_target(row: dict | pd.Series, level: float = LEVEL) -> bool:
+    """Whether a primary row of :func:`paired_tests` meets the LSTMs' declared target."""
+    return bool(row["ratio"] <= TARGET_RATIO and row["p_holm"] < level)
+
+
+def fmt_p_cell(p: float) -> str:
+    """A p-value in a table cell: "0.095", or "< 0.001"."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
-    """Plain words for the primary row of :func:`paired_tests`."""
+    """Plain words for the primary row of :func:`paired_tests`: ``verb`` (the LSTM "beats" /
+    "does not beat" the baseline), ``significance`` (the test behind it, with its p-values),
+    ``target`` ("meets" / "does not meet" the declared target) and ``plain`` (one sentence).
+    Every chapter takes these words from here, never writes them itself."""
     sig = row["p_holm"] < level
     if not row["lstm_better"]:
         verb = "does not beat"
@@ -617,7 +659,122 @@ def verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
              f"the {pct} level after Holm's adjustment (p {fmt_p(row['p_holm'])})")
     s += (f"; the Diebold-Mariano test on the window-weighted daily loss "
           f"{'agrees' if dm == sig else 'disagrees'} (p {fmt_p(row['dm_p_value'])})")
-    return {"verb": verb, "significance": s}
+    return {"verb": verb, "significance": s,
+            "target": "meets" if meets_target(row, level) else "does not meet"}
+
+
+def pair_verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
+    """Words for a row of :func:`pair_test` (``a`` against ``b``): ``direction`` ("lower" /
+    "higher": a's MAE against b's) and ``significance`` of the two-way bootstrap test."""
+    sig = row["p_value"] < level
+    return {"direction": "lower" if row["mean_diff"] < 0 else "higher",
+            "significance": f"{'' if sig else 'not '}significant at the {100 * level:g}% level"}
+
+
+def compare_words(a: float, b: float) -> str:
+    """"lower than" / "higher than" / "equal to": a description of ``a`` against ``b`` (an MAE
+    against another), never a verdict on its own (say the test beside it)."""
+    return "lower than" if a < b else "higher than" if a > b else "equal to"
+
+
+def families_verdict(paired: pd.DataFrame, level: float = LEVEL) -> str:
+    """One sentence on how many LSTM families beat the best baseline significantly (the rows
+    of :func:`paired_tests` for one split, Holm-adjusted over the families)."""
+    better = paired[(paired["p_holm"] < level) & paired["lstm_better"].astype(bool)]
+    if better.empty:
+        return (f"In plain words: by the primary test (Holm-adjusted over the {len(paired)} "
+                "LSTM families) no LSTM forecasts next-day views better than the best baseline "
+                "by more than chance.")
+    return (f"In plain words: by the primary test (Holm-adjusted over the {len(paired)} LSTM "
+            f"families) {len(better)} of the {len(paired)} LSTM families beat the best baseline "
+            "by more than chance.")
+
+
+def _horizon_list(hs: list[int]) -> str:
+    if len(hs) == 1:
+        return f"horizon {hs[0]}"
+    return "horizons " + ", ".join(str(h) for h in hs[:-1]) + f" and {hs[-1]}"
+
+
+def horizon_verdict(tests: pd.DataFrame, level: float = LEVEL) -> dict[str, str]:
+    """Words for :func:`horizon_tests`: ``lower`` (where the LSTM's MAE is lower, with the
+    test in the same clause) and ``answer`` (the significant differences, Holm-adjusted over
+    the horizons)."""
+    n = len(tests)
+    sig = tests["p_holm"] < level
+    lower = tests.loc[tests["ratio"] < 1, "horizon"].astype(int).tolist()
+    better = tests.loc[sig & (tests["ratio"] < 1), "horizon"].astype(int).tolist()
+    worse = tests.loc[sig & (tests["ratio"] > 1), "horizon"].astype(int).tolist()
+    holm_ = f"after Holm's adjustment over the {n} horizons"
+    if not lower:
+        low = "at no horizon"
+    else:
+        low = "at " + _horizon_list(lower)
+        sig_low = [h for h in lower if h in better]
+        if not sig_low:
+            low += (", but by the primary two-way bootstrap test none of "
+                    + ("these differences" if len(lower) > 1 else "this difference")
+                    + f" is significant at the {100 * level:g}% level {holm_}")
+        elif len(sig_low) < len(lower):
+            low += (f", significantly ({holm_}) only at {_horizon_list(sig_low)}")
+        else:
+            low += f", significantly at each ({holm_})"
+    if len(better) == n:
+        answer = f"the best LSTM beats the best baseline significantly at every horizon ({holm_})"
+    elif better:
+        answer = (f"the best LSTM beats the best baseline significantly at "
+                  f"{_horizon_list(better)} ({holm_}), not at the other horizons")
+    else:
+        answer = (f"the best LSTM beats the best baseline significantly at no horizon ({holm_})")
+    if worse:
+        answer += f"; it is significantly worse at {_horizon_list(worse)}"
+    return {"lower": low, "answer": answer, "n_better": str(len(better)),
+            "n_worse": str(len(worse))}
+
+
+def coverage_verdict(cov: pd.DataFrame, models: list[str]) -> dict[str, str]:
+    """Words for :func:`intervals_coverage` of ``models`` against the declared goal (coverage
+    within :data:`COVERAGE_TOLERANCE` of nominal at every horizon): ``ok`` and ``n`` (cases
+    within), ``goal`` ("meet" / "do not meet") and ``words`` (which cases miss it)."""
+    c = cov[cov["model"].isin(models)]
+    ok = (c["coverage"] - c["level"]).abs() <= COVERAGE_TOLERANCE + 1e-12
+    pts = f"{100 * COVERAGE_TOLERANCE:g} points"
+    if ok.all():
+        words = (f"all {len(c)} (model, horizon, level) cases are within {pts} of nominal, "
+                 "so the goal (every horizon within " + pts + ") is met")
+    else:
+        miss = []
+        for (m, lv), g in c[~ok].groupby(["model", "level"], sort=False):
+            hs = _horizon_list(sorted(g["horizon"].astype(int)))
+            miss.append(f"{prose(m)} at {100 * lv:.0f}%: {hs}")
+        words = (f"{int(ok.sum())} of the {len(c)} (model, horizon, level) cases are within "
+                 f"{pts} of nominal, so the goal (every horizon within {pts}) is missed ("
+                 + "; ".join(miss) + ")")
+    return {"ok": fmt_int(int(ok.sum())), "n": fmt_int(len(c)),
+            "goal": "meet" if ok.all() else "do not meet", "words": words}
+
+
+def concentration_words(c: dict | pd.Series) -> str:
+    """How a model's net reduction of absolute error over the best baseline is spread over
+    the videos (a row of :func:`concentration_table`; shares above 100% mean the other
+    videos lose)."""
+    if c["gain"] <= 0:
+        return ("there is no net reduction of absolute error to share out: summed over the test "
+                "videos the LSTM's absolute errors are larger")
+    s5, s1, n1 = c["share_top5"], c["share_top1pct"], int(c["n_top1pct"])
+    if n1 == 5:                      # the same five videos: one share, said once
+        words = (f"the {n1} videos with the largest reductions, the top 1% of the "
+                 f"{fmt_int(c['n_videos'])} test videos, contribute {fmt_pct(s5)} of the net "
+                 "reduction")
+    else:
+        words = (f"the 5 videos with the largest reductions contribute {fmt_pct(s5)} of the net "
+                 f"reduction and the top 1% ({fmt_int(n1)} of {fmt_int(c['n_videos'])} "
+                 f"test videos) {fmt_pct(s1)}")
+    top = max(s5, s1)
+    if top > 1:
+        words += (": more than the whole net reduction, so the other videos together lose "
+                  f"{fmt_pct(1 - 1 / top, 0)} of what those few gain")
+    return words
 
 
 def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
@@ -635,13 +792,139 @@ def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+#: A missing value in a shown table (every caption of a table that has one says why).
+DASH = "–"
+#: Table headers in words, with units, for the column names of the CSV tables. A column a
+#: chapter shows must be here (the book's proofreading tests reject underscores in headers).
+COLUMN_LABELS = {
+    # models and designs
+    "model": "model", "family": "family", "lstm": "LSTM", "baseline": "baseline",
+    "reference": "reference", "design": "design", "group": "group", "split": "split",
+    "primary": "chosen on validation", "chosen": "chosen", "config": "configuration",
+    "grid_size": "configurations in the grid", "init": "initialisation", "form": "form",
+    # counts and dates
+    "n_windows": "windows", "n_videos": "videos", "n_test": "test windows",
+    "n_validation": "validation windows, all origins", "n_seeds": "seeds",
+    "n_validation_first": "validation windows, first origin", "windows": "windows",
+    "videos": "videos", "part": "part", "first_target_date": "first target date",
+    "last_target_date": "last target date", "trending_dates": "trending dates",
+    "origin": "origin", "train_last": "last training date",
+    "validation_first": "first validation date", "validation_last": "last validation date",
+    "test_first": "first test date", "test_last": "last test date",
+    "n_train_dates": "training dates", "n_validation_dates": "validation dates",
+    "n_test_dates": "test dates", "n_train_windows": "training windows",
+    "n_validation_windows": "validation windows", "n_test_windows": "test windows",
+    "n_test_videos": "test videos", "horizon": "horizon (days after day 7)",
+    "cluster": "cluster", "k": "clusters (k)", "trained": "own networks",
+    "post_hoc": "post hoc", "seed": "seed", "stage": "stage",
+    # errors (views) and ratios
+    "mae": "MAE (views)", "rmse": "RMSE (views)", "mape": "MAPE (%)",
+    "rel_mae": "relative MAE (to naive)", "gmrae": "GMRAE",
+    "val_mae": "validation MAE (views)", "val_rel_mae": "validation relative MAE (to naive)",
+    "val_mean_rel_mae": "validation relative MAE, mean over horizons",
+    "mae_lstm": "MAE of the LSTM (views)", "mae_baseline": "MAE of the baseline (views)",
+    "mae_a": "MAE per cluster (views)", "mae_b": "MAE global (views)",
+    "ratio": "ratio of MAEs", "ratio_lo": "ratio, 95% interval from",
+    "ratio_hi": "ratio, 95% interval to", "mae_diff": "MAE difference (views)",
+    "mean_diff": "MAE difference (views)", "diff_lo": "difference, 95% interval from (views)",
+    "diff_hi": "difference, 95% interval to (views)", "p_value": "p-value",
+    "p_holm": "p-value, Holm-adjusted", "dm_p_value": "Diebold-Mariano p-value",
+    "test_mae": "test MAE (views)", "test_rel_mae": "test relative MAE (to naive)",
+    # training
+    "best_epoch": "best epoch", "epochs_run": "epochs run", "seconds": "seconds",
+    "minutes": "minutes", "best_val_loss": "best validation loss",
+    "initial_val_loss": "initial validation loss",
+    # intervals
+    "level": "nominal level", "coverage": "coverage", "mean_width": "mean width (views)",
+    "interval_score": "interval score (views)",
+    # clusters and importance
+    "mae_increase_mean": "MAE increase (%)", "mae_increase_std": "std over seeds (%)",
+    # reproducibility
+    "sha256": "SHA-256", "peak_rss_mib": "peak memory (MiB)",
+}
+#: Columns whose cells are model names, shown by their labels.
+MODEL_COLUMNS = ("model", "lstm", "baseline", "reference", "family")
+#: Columns of p-values ("< 0.001" rather than "0.000").
+P_COLUMNS = ("p_value", "p_holm", "dm_p_value")
+#: The splits as a table cell says them.
+SPLIT_LABELS = {"test": "test (chronological)", "video_test": "test (split by video)",
+                "validation": "validation", "video_validation": "validation (split by video)",
+                "train": "training", "horizon_test": "test (horizons)",
+                "horizon_validation": "validation (horizons)"}
+
+
+def header(column: str) -> str:
+    """A column's header in words (:data:`COLUMN_LABELS`), else the name as given."""
+    return COLUMN_LABELS.get(column, column)
+
+
+#: How a configuration's values read in words.
+LOSS_WORDS = {"mse": "MSE", "mae": "MAE", "mae_scaled": "MAE weighted by scale",
+              "squared": "squared", "absolute": "absolute",
+              "absolute_scaled": "absolute weighted by scale"}
+
+
+def config_words(params: dict | str) -> str:
+    """A chosen configuration in words ("target drift, MSE loss, 32 units"), not JSON."""
+    p = json.loads(params) if isinstance(params, str) else dict(params)
+    out = []
+    if "target" in p:
+        out.append(f"target {p['target']}")
+    if "inputs" in p:
+        out.append(f"{p['inputs']} inputs")
+    if "loss" in p:
+        out.append(f"{LOSS_WORDS.get(p['loss'], p['loss'])} loss")
+    if "units" in p:
+        out.append(f"{p['units']} units")
+    if "max_leaf_nodes" in p:
+        out.append(f"{p['max_leaf_nodes']} leaves per tree")
+    if "k" in p:
+        out.append("the last daily increment" if int(p["k"]) == 1 else
+                   f"{p.get('stat', 'mean')} of the last {p['k']} daily increments")
+    if "damping" in p:
+        out.append(f"damping {p['damping']:g}")
+    rest = [k for k in p if k not in ("target", "inputs", "loss", "units", "max_leaf_nodes",
+                                      "k", "stat", "damping")]
+    out += [f"{k.replace('_', ' ')} {p[k]}" for k in rest]
+    return ", ".join(out)
+
+
+def config_table(config) -> pd.DataFrame:
+    """The study's configuration, one row per field, without the fields the study does not
+    use as given (``units``, ``loss``, ``target``: every network chooses its own on
+    validation, see :func:`chosen_table`)."""
+    rows = [{"field": k, "value": json.dumps(v) if isinstance(v, (list, tuple)) else str(v)}
+            for k, v in config.to_dict().items() if k not in CHOSEN_ON_VALIDATION]
+    return pd.DataFrame(rows)
+
+
+#: Fields of :class:`~ytlstm.config.StudyConfig` that the study replaces by each family's
+#: choice on validation (their values are only the Python API's defaults).
+CHOSEN_ON_VALIDATION = ("units", "loss", "target")
+
+
 def show_table(df: pd.DataFrame, floatfmt: dict | None = None):
-    """A pandas Styler with readable number formats and no index, for display in a chapter."""
+    """A pandas Styler for a chapter: no index, readable number formats, headers in words
+    (:data:`COLUMN_LABELS`), model names as labels and a dash for a missing value.
+    ``floatfmt`` is keyed by the column names of ``df``."""
+    df = df.copy()
     fmts = {}
     for c in df.columns:
-        if pd.api.types.is_integer_dtype(df[c]):
+        text = not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+        if c in MODEL_COLUMNS and text:
+            df[c] = df[c].map(lambda m: label(m) if isinstance(m, str) else m)
+        if c == "split" and text:
+            df[c] = df[c].map(lambda v: SPLIT_LABELS.get(v, v))
+        if pd.api.types.is_bool_dtype(df[c]):
+            df[c] = df[c].map({True: "yes", False: "no"})
+        elif pd.api.types.is_integer_dtype(df[c]):
             fmts[c] = "{:,}"
+        elif c in P_COLUMNS:
+            fmts[c] = fmt_p_cell
         elif pd.api.types.is_float_dtype(df[c]):
             fmts[c] = "{:,.3f}"
     fmts.update(floatfmt or {})
-    return df.style.format(fmts, na_rep="–").hide(axis="index")   # e.g. a one-seed std
+    names = {c: header(c) for c in df.columns}
+    fmts = {names.get(c, c): f for c, f in fmts.items()}
+    return (df.rename(columns=names).style.format(fmts, na_rep=DASH, escape="html")
+            .hide(axis="index"))          # a missing value (e.g. a one-seed std) as a dash
