@@ -651,16 +651,17 @@ def verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
 
 
 def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
-    """A compact results table: each metric with its 95% interval in one column."""
+    """A compact results table: each metric with its 95% interval in one column, the model
+    and the headline ratio (MAE over the best baseline's) first."""
     def span(col: str, fmt_: str) -> pd.Series:
         return ci.apply(lambda r: f"{r[col]:{fmt_}} [{r[col + '_lo']:{fmt_}} – {r[col + '_hi']:{fmt_}}]",
                         axis=1)
 
     return pd.DataFrame({
         "model": ci["model"].map(label),
-        "MAE (views) [95% CI]": span("mae", ",.0f"),
-        "relative MAE [95% CI]": span("rel_mae", ".3f"),
         "MAE / best baseline's [95% CI]": span("vs_reference", ".3f"),
+        "relative MAE [95% CI]": span("rel_mae", ".3f"),
+        "MAE (views) [95% CI]": span("mae", ",.0f"),
         "MAPE (%)": ci["mape"].map(lambda v: f"{v:.2f}"),
     })
 
