@@ -119,7 +119,7 @@ def test_skill_by_horizon_shows_the_intervals_and_the_significant_horizons():
     assert len(fig.axes) == 2
     bars = fig.axes[1].containers
     assert len(bars) == 1 and len(bars[0].lines[2][0].get_segments()) == 7
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    labels = [" ".join(t.get_text().split()) for t in fig.legends[0].get_texts()]
     assert "Holm-adjusted p < 0.05" in labels
     assert any("95% interval" in lb for lb in labels)
 

@@ -32,7 +32,7 @@ MODEL_COLORS = {
     "drift": "#E69F00",
     "szabo_huberman": "#B8A000",
     "linear_ar": "#56B4E9",
-    "gbm": "#332288",
+    "gbm": "#7E57C2",
     "combination": "#882255",
     "lstm_univariate": "#0072B2",
     "lstm_multivariate": "#D55E00",
@@ -94,6 +94,7 @@ def legend_below(fig, ncols: int | None = None, axes=None):
     if ncols is None:
         longest = max((len(lb) for lb in labels), default=0)
         ncols = 3 if longest <= 14 else 2 if longest <= 26 else 1
+    labels = [wrap(lb, 60 // ncols - 4) for lb in labels]     # never wider than the figure
     return fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, max(len(labels), 1)),
                       frameon=False)
 
@@ -250,7 +251,7 @@ def error_distribution(pred, models: list[str], title: str):
 
 
 def _interval_rows(ax, t, col: str, left: float | None = None, right: float | None = None,
-                   ref: float = 1.0) -> tuple[float, float]:
+                   ref: float = 1.0, value_fmt: str = "{:.0%}") -> tuple[float, float]:
     """One row per model of ``t`` (top to bottom): ``col`` with its 95% interval
     (``col_lo``, ``col_hi``) as a dot and a bar in the model's colour. The axis spans the
     models whose value is within ``right`` (default: all of them); a model beyond is marked
@@ -271,7 +272,7 @@ def _interval_rows(ax, t, col: str, left: float | None = None, right: float | No
         c = color(m)
         if v[i] > r:
             ax.plot([r], [y[i]], ">", color=c, ms=9, clip_on=False)
-            ax.annotate(f"{v[i]:.0%}, off scale", xy=(r, y[i]), xytext=(-10, 0),
+            ax.annotate(value_fmt.format(v[i]) + ", off scale", xy=(r, y[i]), xytext=(-10, 0),
                         textcoords="offset points", ha="right", va="center",
                         fontsize=MIN_FONT_PT, color="black",
                         bbox={"fc": "white", "ec": "none", "pad": 1})
@@ -295,21 +296,27 @@ def relative_figure(table, title: str, xlabel: str | None = None, clip: float = 
     ax.axvline(0.9, color="black", lw=0.8, ls=":", label="90%: the LSTMs' target")
     ref = label(str(table["reference"].iloc[0]))
     ax.set_xlabel(wrap(xlabel or f"test MAE relative to the best baseline ({ref}); below 100% "
-                       "is better", 50))
+                       "is better", 42))
     percent_axis(ax.xaxis)
     fig.suptitle(wrap(title))
     legend_below(fig)
     return fig
 
 
-def results_figure(table, title: str, metric: str = "rel_mae", clip: float = 1.6):
+def results_figure(table, title: str, metric: str = "rel_mae", clip: float | None = None):
     """Relative MAE (MAE / naive's) with 95% intervals, zoomed on the models' range; a model
-    more than ``clip`` times naive's MAE is marked at the axis edge with its value."""
+    above ``clip`` (default: 1.5 times the median model's) is marked at the axis edge with
+    its value, so naive (1 by definition) does not squeeze the others together."""
     fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * len(table) + 1.8))
-    _interval_rows(ax, table, metric, right=clip)
+    v = table[metric].to_numpy(dtype=float)
+    near = v <= 1.5 * np.median(v)
+    if clip is None and not near.all():
+        clip = 1.03 * float(table[f"{metric}_hi"].to_numpy(dtype=float)[near].max())
+    _interval_rows(ax, table, metric, right=clip, ref=min(1.0, clip or 1.0),
+                   value_fmt="{:.2f}")
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xlabel(wrap("relative MAE on test windows (MAE / MAE of naive; below 1 beats naive)",
-                       50))
+                       42))
     fig.suptitle(wrap(title))
     return fig
 
