@@ -138,6 +138,12 @@ def install_png_text_size() -> None:
     ip = get_ipython()
     if ip is None:
         return
+    import matplotlib
+
+    if "inline" in str(matplotlib.get_backend()):
+        # pyplot loads its backend lazily: load it now, so that it registers IPython's figure
+        # formatters before this function replaces the PNG one
+        import matplotlib_inline.backend_inline  # noqa: F401
     png = ip.display_formatter.formatters["image/png"]
     try:
         png.lookup_by_type(Figure)
