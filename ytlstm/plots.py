@@ -2,8 +2,8 @@
 one colour per model, legends outside the data.
 
 Figures are :data:`WIDTH` inches wide with no text below :data:`MIN_FONT_PT` points, so that
-shown in a phone's text column (about 350 CSS px at a 390 px screen) the smallest text is
-still about 9 CSS px. :func:`set_style` also writes the size of the smallest text of every
+shown in a phone's text column (342 CSS px at a 390 px screen) the smallest text is still
+about 9 CSS px. :func:`set_style` also writes the size of the smallest text of every
 figure a chapter shows into its PNG (:data:`PNG_TEXT_KEY`), and the browser tests check it
 against the size the figure is drawn at (tests/test_browser.py).
 """
@@ -59,6 +59,7 @@ def set_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette=OKABE_ITO)
     plt.rcParams.update({
         "figure.figsize": (WIDTH, 3.6), "figure.dpi": DPI, "savefig.dpi": DPI,
+        "savefig.pad_inches": 0.02,     # the layout pads already: no wider PNG than needed
         "figure.constrained_layout.use": True, "figure.autolayout": False,
         "font.size": MIN_FONT_PT, "axes.titlesize": 11.5, "axes.titleweight": "bold",
         "axes.labelsize": 10.5, "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT,
