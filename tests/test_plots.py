@@ -142,3 +142,15 @@ def test_configurations_in_words():
     assert config_words({"members": ["drift", "linear_ar"]}) == \
         "mean of Drift (tuned) and Linear autoregression"
     assert "{" not in config_words({"units": 16, "new_field": 2})
+
+
+def test_by_origin_figure_draws_each_models_interval_side_by_side():
+    rows = [{"model": m, "origin": f"origin {o}", "rel_mae": 0.2 + 0.01 * i, "rel_mae_lo": 0.1,
+             "rel_mae_hi": 0.3} for o in (1, 2) for i, m in enumerate(("drift", "gbm", "lstm_univariate"))]
+    fig = plots.by_origin_figure(pd.DataFrame(rows), ["drift", "gbm", "lstm_univariate"], "Per origin")
+    ax = fig.axes[0]
+    assert len(ax.containers) == 3                     # one set of error bars per model
+    xs = [c.lines[0].get_xdata()[0] for c in ax.containers]
+    assert len(set(xs)) == 3                           # side by side, not on top of each other
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["origin 1", "origin 2"]
+    assert phone_px(fig) >= MIN_CSS_PX

@@ -354,11 +354,21 @@ def origins_timeline(origins, title: str = "Rolling forecast origins"):
 
 
 def by_origin_figure(table, models: list[str], title: str):
-    """Relative MAE per origin (test block), one line per model."""
+    """Relative MAE per origin (test block), one line per model; with ``rel_mae_lo`` and
+    ``rel_mae_hi`` in ``table``, each point's 95% interval (models side by side)."""
     fig, ax = plt.subplots(figsize=(WIDTH, 4.6))
-    for m in models:
-        t = table[table["model"] == m]
-        ax.plot(t["origin"], t["rel_mae"], "-o", color=color(m), label=label(m))
+    origins = list(dict.fromkeys(table["origin"]))
+    bars = {"rel_mae_lo", "rel_mae_hi"} <= set(table.columns)
+    for k, m in enumerate(models):
+        t = table[table["model"] == m].set_index("origin").reindex(origins)
+        x = np.arange(len(origins)) + (0.28 * (k / max(len(models) - 1, 1) - 0.5) if bars else 0)
+        if bars:
+            ax.errorbar(x, t["rel_mae"], yerr=[t["rel_mae"] - t["rel_mae_lo"],
+                                               t["rel_mae_hi"] - t["rel_mae"]],
+                        fmt="-o", ms=4, lw=1.2, capsize=2, color=color(m), label=label(m))
+        else:
+            ax.plot(x, t["rel_mae"], "-o", color=color(m), label=label(m))
+    ax.set_xticks(range(len(origins)), origins)
     ax.set_ylabel(wrap("relative MAE (MAE / naive's)", 34))
     ax.set_xlabel("forecast origin (test block)")
     ax.set_title(wrap(title))
