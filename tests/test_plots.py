@@ -154,3 +154,10 @@ def test_by_origin_figure_draws_each_models_interval_side_by_side():
     assert len(set(xs)) == 3                           # side by side, not on top of each other
     assert [t.get_text() for t in ax.get_xticklabels()] == ["origin 1", "origin 2"]
     assert phone_px(fig) >= MIN_CSS_PX
+
+
+def test_the_alt_text_names_the_off_scale_model_and_its_value():
+    from ytlstm import alt
+
+    text = alt.describe(figures()["relative"])
+    assert "marked: Gradient boosting 155%, off scale" in text, text
