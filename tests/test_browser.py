@@ -3,7 +3,8 @@
 Every chapter page of _build/html is served on localhost and opened in Debian's Chromium:
 every image decodes, MathJax (served from the book, never a CDN) typesets all the math,
 nothing logs a console error; at a phone's width (390 px) and a laptop's (1280 px) nothing
-but a table's own scroll box is wider than the screen, axe-core (``make axe``) finds no
+but a table's own scroll box is wider than the screen, every figure's smallest text is at
+least 9 CSS px at 390 px, axe-core (``make axe``) finds no
 critical or serious accessibility violation, and full-page screenshots go to
 _build/screenshots/390/ and _build/screenshots/1280/.
 Without Chromium these tests fail (``make browser-deps`` installs it); they never skip.
@@ -159,6 +160,69 @@ def test_page_fits_the_screen_and_passes_axe(page, driver, site):
         browser.reset_viewport(driver)
     assert not problems, f"{page}:\n" + "\n".join(problems)
     assert shot.stat().st_size > 5_000, f"{page}: screenshot {shot} looks empty"
+
+
+#: The smallest figure text a reader on a phone must see, in CSS px.
+MIN_FIGURE_TEXT_PX = 9.0
+_FIGURES_JS = """
+return Array.from(document.querySelectorAll('.bd-article img')).filter(i => i.naturalWidth > 0)
+  .map(i => ({src: i.getAttribute('src'), shown: i.getBoundingClientRect().width,
+              natural: i.naturalWidth}));"""
+
+
+def figure_text_px(page: str, figure: dict, html: Path = HTML) -> float:
+    """CSS px of the smallest text of a figure as shown: the text height in image pixels that
+    the book's style wrote into the PNG (ytlstm.plots.PNG_TEXT_KEY), scaled as the image is."""
+    from PIL import Image
+
+    from ytlstm import plots
+
+    path = (html / page).parent / figure["src"].split("?")[0]
+    with Image.open(path) as im:
+        text = getattr(im, "text", {}).get(plots.PNG_TEXT_KEY)
+    assert text is not None, (f"{page}: {figure['src']} has no {plots.PNG_TEXT_KEY} (not drawn "
+                              "with ytlstm.plots.set_style in a chapter?)")
+    return plots.phone_text_px(float(text), figure["natural"], figure["shown"])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_figure_text_is_readable_on_a_phone(page, driver, site):
+    """At 390 px every figure is drawn so that its smallest text is at least 9 CSS px."""
+    open_page(driver, f"{site}/{page}.html")
+    try:
+        browser.set_viewport(driver, browser.PHONE)
+        figures = driver.execute_script(_FIGURES_JS)
+    finally:
+        browser.reset_viewport(driver)
+    small = []
+    for f in figures:
+        px = figure_text_px(page, f)
+        print(f"{page}: {f['src']} shown {f['shown']:.0f} of {f['natural']} px, text {px:.1f} px")
+        if px < MIN_FIGURE_TEXT_PX:
+            small.append(f"{f['src']}: smallest text {px:.1f} CSS px ({f['natural']} px image "
+                         f"shown {f['shown']:.0f} px wide)")
+    assert not small, f"{page} at {browser.PHONE} px:\n" + "\n".join(small)
+
+
+def test_the_figure_text_rule_catches_a_wide_figure(tmp_path):
+    """A 9-inch figure with 8 pt text, shown in a phone's column, fails the rule."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ytlstm import plots
+
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=110, layout="constrained")
+    ax.plot([1, 2], [3, 4], label="a line")
+    ax.legend(fontsize=8)
+    (tmp_path / "book").mkdir()
+    fig.savefig(tmp_path / "book" / "wide.png",
+                metadata={plots.PNG_TEXT_KEY: f"{plots.png_text_px(fig):.2f}"})
+    plt.close(fig)
+    px = figure_text_px("book/page", {"src": "wide.png", "natural": 990, "shown": 358}, tmp_path)
+    assert px == pytest.approx(8 * 110 / 72 * 358 / 990, rel=1e-3)
+    assert px < MIN_FIGURE_TEXT_PX
 
 
 def test_bibtex_is_copied_in_one_click(driver, site):

@@ -202,6 +202,27 @@ def _has_content(ax) -> bool:
     return bool(ax.lines or ax.collections or ax.patches or ax.images or ax.containers)
 
 
+def _notes(ax, categorical: str | None) -> list[str]:
+    """Annotations on the data (e.g. a value off the axis), each with the category of its row
+    or column when the axis is categorical."""
+    from matplotlib.text import Annotation
+
+    out = []
+    for t in ax.texts:
+        text = _clean(t.get_text())
+        if not text or not isinstance(t, Annotation):
+            continue
+        if categorical:
+            axis = ax.yaxis if categorical == "y" else ax.xaxis
+            pos = t.xy[1] if categorical == "y" else t.xy[0]
+            for loc, lb in zip(axis.get_majorticklocs(), axis.get_majorticklabels()):
+                if abs(loc - pos) < 1e-9 and _clean(lb.get_text()):
+                    text = f"{_clean(lb.get_text())} {text}"
+                    break
+        out.append(text)
+    return out
+
+
 def _panel(ax, with_title: bool = True) -> str:
     """One panel as a phrase: '“title”: horizontal bar chart of X for 3 categories (a, b, c)'."""
     title = _clean(ax.get_title()) or _clean(ax.get_title("left"))
@@ -228,6 +249,9 @@ def _panel(ax, with_title: bool = True) -> str:
     if extras:
         phrase += ", with " + _listing(extras)
     parts = [phrase]
+    notes = _notes(ax, categorical)
+    if notes:
+        parts.append(f"marked: {_listing(notes)}")
     legend = _legend_labels(ax)
     if legend:
         parts.append(f"legend: {_listing(legend)}")

@@ -69,3 +69,54 @@ def order(models: Iterable[str]) -> list[str]:
     models = list(models)
     known = [m for m in MODEL_LABELS if m in models]
     return known + sorted(m for m in models if m not in MODEL_LABELS)
+
+
+#: Loss functions of the grids (networks and baselines) in words.
+LOSS_WORDS = {
+    "mse": "MSE", "mae": "MAE", "mae_scaled": "MAE weighted by scale",
+    "squared": "squared-error", "absolute": "absolute-error",
+    "absolute_scaled": "absolute-error weighted by scale",
+}
+
+
+def loss_words(loss: str) -> str:
+    """A grid's loss name in words: ``"mae_scaled"`` -> ``"MAE weighted by scale"``."""
+    return LOSS_WORDS.get(str(loss), str(loss))
+
+
+def _drift_words(k: int, stat: str, damping: float) -> str:
+    what = "the last daily increase" if int(k) == 1 else f"the {stat} of the last {int(k)} daily increases"
+    damped = "undamped" if float(damping) == 1.0 else f"damped by {float(damping):g} a day"
+    return f"{what}, {damped}"
+
+
+def config_words(params: dict | str) -> str:
+    """A model configuration (a dict, or its JSON as in ``chosen.csv``) in words for a table:
+    ``{"target": "drift", "loss": "mae", "units": 32}`` -> ``"drift target, MAE loss, 32 units"``."""
+    import json
+
+    if isinstance(params, str):
+        params = json.loads(params)
+    params = dict(params)
+    parts = []
+    if {"k", "stat", "damping"} <= params.keys():
+        parts.append(_drift_words(params.pop("k"), params.pop("stat"), params.pop("damping")))
+    for key, value in params.items():
+        if key == "units":
+            parts.append(f"{int(value)} units")
+        elif key == "loss":
+            base = str(value).removesuffix("_scaled")
+            scaled = " weighted by scale" if base != value else ""
+            parts.append(f"{loss_words(base)} loss{scaled}")
+        elif key == "target":
+            parts.append(f"{value} target")
+        elif key == "inputs":
+            parts.append("views only" if value == "univariate" else f"{value} inputs")
+        elif key == "max_leaf_nodes":
+            parts.append(f"at most {int(value)} leaves a tree")
+        elif key == "members":
+            names = [label(m) for m in value]
+            parts.append("mean of " + " and ".join(names))
+        else:
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts) if parts else "no parameters"

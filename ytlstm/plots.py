@@ -1,22 +1,38 @@
-"""One figure style for the whole book: readable sizes, a colour-blind-safe palette, fixed model colours."""
+"""One figure style for the whole book: text readable on a phone, a colour-blind-safe palette,
+one colour per model, legends outside the data.
+
+Figures are :data:`WIDTH` inches wide with no text below :data:`MIN_FONT_PT` points, so that
+shown in a phone's text column (342 CSS px at a 390 px screen) the smallest text is still
+about 9 CSS px. :func:`set_style` also writes the size of the smallest text of every
+figure a chapter shows into its PNG (:data:`PNG_TEXT_KEY`), and the browser tests check it
+against the size the figure is drawn at (tests/test_browser.py).
+"""
 
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 import matplotlib.ticker as mticker
 import seaborn as sns
 
+from ytlstm.names import MODEL_LABELS, label, loss_words
+
 #: Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000"]
-#: The same colour for a model in every chapter.
+#: The actual (observed) values: black, and no model is drawn in black.
+ACTUAL = "#000000"
+#: One colour per model (keys: :data:`ytlstm.names.MODEL_LABELS`), the same in every chapter.
+#: The horizon study's networks (``*_h``) take their day-8 family's colour: the two never
+#: share a figure.
 MODEL_COLORS = {
     "naive": "#999999",
     "drift": "#E69F00",
-    "szabo_huberman": "#F0E442",
+    "szabo_huberman": "#B8A000",
     "linear_ar": "#56B4E9",
-    "gbm": "#000000",
+    "gbm": "#7E57C2",
     "combination": "#882255",
     "lstm_univariate": "#0072B2",
     "lstm_multivariate": "#D55E00",
@@ -27,22 +43,121 @@ MODEL_COLORS = {
     "lstm_transfer_h": "#CC79A7",
     "best_pair": "#44AA99",
 }
+assert set(MODEL_COLORS) == set(MODEL_LABELS), "a model without a colour (or a colour without a model)"
 #: Line styles that tell learned models from simple ones in the horizon figures.
 DASHED = ("naive", "szabo_huberman", "combination")
+
+#: Width of every figure (inches) and its smallest text (points): see the module docstring.
+WIDTH = 5.2
+MIN_FONT_PT = 10.0
+DPI = 130
+#: PNG text chunk holding the height in image pixels of a figure's smallest text.
+PNG_TEXT_KEY = "ytlstm-min-text-px"
 
 
 def set_style() -> None:
     """Apply the book's style (call once per chapter)."""
     sns.set_theme(context="notebook", style="whitegrid", palette=OKABE_ITO)
     plt.rcParams.update({
-        "figure.figsize": (8, 4.5), "figure.dpi": 110, "savefig.dpi": 110,
-        "axes.titlesize": 13, "axes.titleweight": "bold", "axes.labelsize": 11,
-        "legend.fontsize": 9, "legend.frameon": True, "figure.autolayout": False,
+        "figure.figsize": (WIDTH, 3.6), "figure.dpi": DPI, "savefig.dpi": DPI,
+        "savefig.pad_inches": 0.02,     # the layout pads already: no wider PNG than needed
+        "figure.constrained_layout.use": True, "figure.autolayout": False,
+        "font.size": MIN_FONT_PT, "axes.titlesize": 11.5, "axes.titleweight": "bold",
+        "axes.labelsize": 10.5, "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT,
+        "legend.fontsize": MIN_FONT_PT, "legend.title_fontsize": MIN_FONT_PT,
+        "figure.titlesize": 12, "figure.titleweight": "bold", "legend.frameon": True,
     })
+    install_png_text_size()
 
 
 def color(model: str) -> str:
     return MODEL_COLORS.get(model, "#777777")
+
+
+def wrap(text: str, width: int = 48) -> str:
+    """Break a long title or axis label into lines of at most ``width`` characters."""
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def short(model: str, width: int = 22) -> str:
+    """A model's label wrapped for a category axis."""
+    return wrap(label(model), width)
+
+
+def legend_below(fig, ncols: int | None = None, axes=None):
+    """One legend for the figure, under the plots (never on the data); entries of every
+    panel (or of ``axes``), each label once; by default in as many columns as fit."""
+    handles, labels = [], []
+    for ax in (axes if axes is not None else fig.axes):
+        for h, lb in zip(*ax.get_legend_handles_labels()):
+            if lb not in labels and not lb.startswith("_"):
+                handles.append(h)
+                labels.append(lb)
+    if ncols is None:
+        longest = max((len(lb) for lb in labels), default=0)
+        ncols = 3 if longest <= 14 else 2 if longest <= 26 else 1
+    labels = [wrap(lb, 60 // ncols - 4) for lb in labels]     # never wider than the figure
+    return fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, max(len(labels), 1)),
+                      frameon=False)
+
+
+def percent_axis(axis) -> None:
+    """Percent tick labels at round steps (90%, 95%, 100%: never 97.5% shown as 98%)."""
+    axis.set_major_locator(mticker.MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    axis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{100 * v:.4g}%"))
+
+
+def smallest_text_pt(fig) -> float | None:
+    """Size in points of the smallest visible non-empty text of ``fig`` (None: no text)."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t.get_figure() is not None]
+    return min(sizes) if sizes else None
+
+
+def png_text_px(fig) -> float | None:
+    """Height in PNG pixels of the smallest text of ``fig`` saved at its dpi."""
+    pt = smallest_text_pt(fig)
+    return None if pt is None else pt * fig.dpi / 72
+
+
+def phone_text_px(text_px: float, natural_width: float, shown_width: float) -> float:
+    """CSS px of text ``text_px`` image pixels high in an image ``natural_width`` pixels wide
+    drawn ``shown_width`` CSS px wide."""
+    return text_px * shown_width / natural_width
+
+
+def install_png_text_size() -> None:
+    """In IPython, make every figure's PNG carry :data:`PNG_TEXT_KEY` (its smallest text in
+    pixels); outside IPython, or without the inline backend's PNG formatter, do nothing."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    import matplotlib
+
+    if "inline" in str(matplotlib.get_backend()):
+        # pyplot loads its backend lazily: load it now, so that it registers IPython's figure
+        # formatters before this function replaces the PNG one
+        import matplotlib_inline.backend_inline  # noqa: F401
+    png = ip.display_formatter.formatters["image/png"]
+    try:
+        png.lookup_by_type(Figure)
+    except KeyError:       # the inline backend does not show figures as PNG here
+        return
+
+    def with_text_size(fig):
+        px = png_text_px(fig)
+        meta = {PNG_TEXT_KEY: f"{px:.2f}"} if px is not None else {}
+        return print_figure(fig, "png", bbox_inches="tight", base64=True, metadata=meta)
+
+    png.for_type(Figure, with_text_size)
 
 
 def views_axis(ax, axis: str = "y", log: bool = True) -> None:
@@ -62,8 +177,9 @@ def human(x: float, _pos=None) -> str:
     return f"{x:.0f}" if x == int(x) else f"{x:.3g}"
 
 
-def learning_curves(ax, runs, title: str, color_: str = "#0072B2") -> None:
-    """Validation loss per epoch for every seed's network; dots mark the best epoch."""
+def learning_curves(ax, runs, title: str, color_: str = "#0072B2", loss: str | None = None) -> None:
+    """Validation loss per epoch for every seed's network; dots mark the best epoch. ``loss``
+    (a grid's loss name) labels the axis, so curves of different losses are never read as one."""
     c = color_
     for i, r in enumerate(runs):
         ep = range(1, len(r.val_loss) + 1)
@@ -73,10 +189,11 @@ def learning_curves(ax, runs, title: str, color_: str = "#0072B2") -> None:
                 label="training loss" if i == 0 else None)
         ax.plot(r.best_epoch, r.val_loss[r.best_epoch - 1], "o", color=c, ms=5,
                 label="best epoch (weights kept)" if i == 0 else None)
-    ax.set_title(title)
+    ax.set_title(wrap(title))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (scaled log space)")
-    ax.legend()
+    what = f"{loss_words(loss)} loss" if loss else "loss"
+    ax.set_ylabel(wrap(f"{what} (scaled log space)", 34))
+    legend_below(ax.figure, axes=[ax])
 
 
 def plain_title(title: str, video_id: str, width: int = 60) -> str:
@@ -97,42 +214,35 @@ def example_videos(pred, n: int = 3) -> list[str]:
 
 def forecasts_for_videos(pred, titles, models: list[str], videos: list[str], title_model: str):
     """One panel per video: true views of day 8 and each model's one-day-ahead forecast."""
-    import numpy as np
-
-    from ytlstm.names import label
-
     t = pred[pred["split"] == "test"]
-    fig, axes = plt.subplots(len(videos), 1, figsize=(8, 2.9 * len(videos)), sharex=False)
+    fig, axes = plt.subplots(len(videos), 1, figsize=(WIDTH, 2.5 * len(videos) + 1.4))
     for ax, vid in zip(np.atleast_1d(axes), videos):
         v = t[t["video_id"] == vid].sort_values("target_date")
         truth = v[v["model"] == "naive"]
-        ax.plot(truth["target_date"], truth["y_true"], "k-o", ms=3, lw=1.5, label="actual views")
+        ax.plot(truth["target_date"], truth["y_true"], "-o", color=ACTUAL, ms=3, lw=1.5,
+                label="actual views")
         for name in models:
             m = v[v["model"] == name]
-            ax.plot(m["target_date"], m["y_pred"], "-", color=color(name), lw=1.3, alpha=0.9,
+            ax.plot(m["target_date"], m["y_pred"], "-", color=color(name), lw=1.5, alpha=0.9,
                     label=label(name))
-        ax.set_title(plain_title(str(titles.get(vid, "")), vid), fontsize=11)
+        ax.set_title(wrap(plain_title(str(titles.get(vid, "")), vid, 40), 50), fontsize=MIN_FONT_PT)
         ax.set_ylabel("views")
         ax.yaxis.set_major_formatter(mticker.FuncFormatter(human))
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
         ax.tick_params(axis="x", labelrotation=20)
-    np.atleast_1d(axes)[0].legend(loc="upper left")
     np.atleast_1d(axes)[-1].set_xlabel("target date (day 8)")
-    fig.suptitle(f"One-day-ahead forecasts on test days: {title_model}", fontweight="bold")
-    fig.tight_layout()
+    fig.suptitle(wrap(f"One-day-ahead forecasts on test days: {title_model}"))
+    legend_below(fig)
     return fig
 
 
 def error_distribution(pred, models: list[str], title: str):
     """Distribution of the percentage error of day 8's views on the test windows, per model:
     ``e = actual - forecast`` as in the Methods' equation, in % of the actual views."""
-    import numpy as np
-
-    from ytlstm.names import label
-
     t = pred[pred["split"] == "test"]
     errors = [100 * (g["y_true"] - g["y_pred"]) / g["y_true"]
               for g in (t[t["model"] == k] for k in models)]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.8))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(models) + 1.9))
     pos = np.arange(len(models))[::-1]
     box = ax.boxplot(errors, positions=pos, orientation="horizontal", whis=(5, 95),
                      showfliers=False, patch_artist=True, widths=0.6,
@@ -140,75 +250,91 @@ def error_distribution(pred, models: list[str], title: str):
     for patch, k in zip(box["boxes"], models):
         patch.set_facecolor(color(k))
         patch.set_alpha(0.8)
-    ax.set_yticks(pos, [label(k) for k in models])
+    ax.set_yticks(pos, [short(k) for k in models])
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("error on day 8, actual − forecast (% of actual views); boxes: quartiles, "
-                  "whiskers: 5-95%")
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.set_xlabel(wrap("error on day 8, actual − forecast (% of actual views); boxes: "
+                       "quartiles, whiskers: 5-95%", 50))
+    fig.suptitle(wrap(title))
     return fig
 
 
-def relative_figure(table, title: str, xlabel: str | None = None, clip: float = 1.6):
-    """Each model's pooled MAE relative to the reference (the best baseline), with its 95%
-    interval, on an axis that spans the differences (not 0 to 1), one row per model."""
-    import numpy as np
-
-    from ytlstm.names import label
-
-    t = table.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(t) + 1.6))
+def _interval_rows(ax, t, col: str, left: float | None = None, right: float | None = None,
+                   ref: float = 1.0, value_fmt: str = "{:.0%}") -> tuple[float, float]:
+    """One row per model of ``t`` (top to bottom): ``col`` with its 95% interval
+    (``col_lo``, ``col_hi``) as a dot and a bar in the model's colour. The axis spans the
+    models whose value is within ``right`` (default: all of them); a model beyond is marked
+    at the edge with its value, and an interval running past the edge ends in an arrow."""
+    t = t.iloc[::-1]
     y = np.arange(len(t))
-    v, lo, hi = t["vs_reference"].to_numpy(), t["vs_reference_lo"].to_numpy(), t["vs_reference_hi"].to_numpy()
-    # the axis spans the differences that matter; models far worse are marked at its edge
-    right = float(min(max(hi.max(), 1.05) + 0.02, clip))
-    left = float(min(lo.min(), 0.88) - 0.02)
+    v, lo, hi = t[col].to_numpy(), t[f"{col}_lo"].to_numpy(), t[f"{col}_hi"].to_numpy()
+    inside = v <= right if right is not None else np.ones(len(v), bool)
+    hi_in = hi[inside].max() if inside.any() else ref
+    r = float(max(hi_in, ref) + 0.04 * (max(hi_in, ref) - min(lo.min(), ref)) + 0.01)
+    if right is not None:
+        r = min(r, right)
+    lft = float(min(lo[inside].min() if inside.any() else ref, ref))
+    lft = lft - 0.04 * (r - lft) - 0.01
+    if left is not None:
+        lft = min(lft, left)
     for i, m in enumerate(t["model"]):
-        if v[i] > right:
-            ax.annotate(f"{v[i]:.0%}, off scale", xy=(right, y[i]), xytext=(-8, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize=9,
-                        color="black", arrowprops={"arrowstyle": "->", "color": "black"})
+        c = color(m)
+        if v[i] > r:
+            ax.plot([r], [y[i]], ">", color=c, ms=9, clip_on=False)
+            ax.annotate(value_fmt.format(v[i]) + ", off scale", xy=(r, y[i]), xytext=(-10, 0),
+                        textcoords="offset points", ha="right", va="center",
+                        fontsize=MIN_FONT_PT, color="black",
+                        bbox={"fc": "white", "ec": "none", "pad": 1})
             continue
-        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [min(hi[i], right) - v[i]]], fmt="o",
-                    ms=7, color=color(m), ecolor=color(m), capsize=4, lw=2)
-    ax.set_xlim(left, right)
-    ax.set_yticks(y, [label(m) for m in t["model"]])
+        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [min(hi[i], r) - v[i]]], fmt="o",
+                    ms=7, color=c, ecolor=c, capsize=4, lw=2)
+        if hi[i] > r:
+            ax.plot([r], [y[i]], ">", color=c, ms=7, clip_on=False)
+    ax.set_xlim(lft, r)
+    ax.set_yticks(y, [short(m) for m in t["model"]])
+    return lft, r
+
+
+def relative_figure(table, title: str, xlabel: str | None = None, clip: float = 1.3):
+    """Each model's pooled MAE relative to the reference (the best baseline), with its 95%
+    interval, on an axis that spans the differences (not 0 to 1), one row per model; a model
+    more than ``clip`` times the reference is marked at the axis edge with its value."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * len(table) + 2.2))
+    _interval_rows(ax, table, "vs_reference", left=0.88, right=clip)
     ax.axvline(1.0, color="black", lw=1, ls="-")
     ax.axvline(0.9, color="black", lw=0.8, ls=":", label="90%: the LSTMs' target")
     ref = label(str(table["reference"].iloc[0]))
-    ax.set_xlabel(xlabel or f"test MAE relative to the best baseline ({ref}); below 100% is better")
-    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-    ax.legend(loc="best")
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.set_xlabel(wrap(xlabel or f"test MAE relative to the best baseline ({ref}); below 100% "
+                       "is better", 42))
+    percent_axis(ax.xaxis)
+    fig.suptitle(wrap(title))
+    legend_below(fig)
     return fig
 
 
-def results_figure(table, title: str, metric: str = "rel_mae"):
-    """Relative MAE (MAE / naive's) with 95% intervals, zoomed on the models' range."""
-    import numpy as np
-
-    from ytlstm.names import label
-
-    t = table.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(t) + 1.6))
-    y = np.arange(len(t))
-    v, lo, hi = (t[metric].to_numpy(), t[f"{metric}_lo"].to_numpy(), t[f"{metric}_hi"].to_numpy())
-    for i, m in enumerate(t["model"]):
-        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [hi[i] - v[i]]], fmt="o", ms=7,
-                    color=color(m), ecolor=color(m), capsize=4, lw=2)
-    ax.set_yticks(y, [label(m) for m in t["model"]])
-    ax.set_xlabel("relative MAE on test windows (MAE / MAE of naive; below 1 beats naive)")
-    ax.set_title(title)
-    fig.tight_layout()
+def results_figure(table, title: str, metric: str = "rel_mae", clip: float | None = None):
+    """Relative MAE (MAE / naive's) with 95% intervals, zoomed on the models' range; a model
+    above ``clip`` (default: 1.5 times the median model's) is marked at the axis edge with
+    its value, so naive (1 by definition) does not squeeze the others together."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * len(table) + 1.8))
+    v = table[metric].to_numpy(dtype=float)
+    near = v <= 1.5 * np.median(v)
+    if clip is None and not near.all():
+        clip = 1.03 * float(table[f"{metric}_hi"].to_numpy(dtype=float)[near].max())
+    _interval_rows(ax, table, metric, right=clip, ref=min(1.0, clip or 1.0),
+                   value_fmt="{:.2f}")
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xlabel(wrap("relative MAE on test windows (MAE / MAE of naive; below 1 beats naive)",
+                       42))
+    fig.suptitle(wrap(title))
     return fig
 
 
 def origins_timeline(origins, title: str = "Rolling forecast origins"):
     """One row per origin: its training, validation (early stopping) and test dates."""
+    import matplotlib.dates as mdates
     import pandas as pd
 
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(origins) + 1.8))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(origins) + 2.4))
     parts = (("train", "training", "#56B4E9"), ("validation", "validation (early stopping)",
                                                "#E69F00"), ("test", "test block", "#D55E00"))
     for i, o in enumerate(origins):
@@ -220,68 +346,87 @@ def origins_timeline(origins, title: str = "Rolling forecast origins"):
                     label=name if i == 0 else None)
     ax.set_yticks(range(len(origins)), [o.name for o in origins][::-1])
     ax.set_xlabel("target date")
-    ax.set_title(title, pad=30)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
-    fig.autofmt_xdate()
-    fig.tight_layout()
+    ax.xaxis.set_major_locator(mdates.MonthLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.set_title(wrap(title))
+    legend_below(fig)
     return fig
 
 
 def by_origin_figure(table, models: list[str], title: str):
-    """Relative MAE per origin (test block), one line per model."""
-    from ytlstm.names import label
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for m in models:
-        t = table[table["model"] == m]
-        ax.plot(t["origin"], t["rel_mae"], "-o", color=color(m), label=label(m))
-    ax.set_ylabel("relative MAE (MAE / naive's)")
+    """Relative MAE per origin (test block), one line per model; with ``rel_mae_lo`` and
+    ``rel_mae_hi`` in ``table``, each point's 95% interval (models side by side)."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.6))
+    origins = list(dict.fromkeys(table["origin"]))
+    bars = {"rel_mae_lo", "rel_mae_hi"} <= set(table.columns)
+    for k, m in enumerate(models):
+        t = table[table["model"] == m].set_index("origin").reindex(origins)
+        x = np.arange(len(origins)) + (0.28 * (k / max(len(models) - 1, 1) - 0.5) if bars else 0)
+        if bars:
+            ax.errorbar(x, t["rel_mae"], yerr=[t["rel_mae"] - t["rel_mae_lo"],
+                                               t["rel_mae_hi"] - t["rel_mae"]],
+                        fmt="-o", ms=4, lw=1.2, capsize=2, color=color(m), label=label(m))
+        else:
+            ax.plot(x, t["rel_mae"], "-o", color=color(m), label=label(m))
+    ax.set_xticks(range(len(origins)), origins)
+    ax.set_ylabel(wrap("relative MAE (MAE / naive's)", 34))
     ax.set_xlabel("forecast origin (test block)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.set_title(wrap(title))
+    legend_below(fig)
     return fig
 
 
 # --------------------------------------------------------------------------- horizons
 
 def skill_by_horizon(metrics, tests, title: str, leave_out=("naive", "szabo_huberman")):
-    """Relative MAE (against naive at the same horizon) by horizon, one line per model (naive,
-    1 by definition, and models far above the others are left out so the differences show);
-    the horizons where the best LSTM's difference from the best baseline is significant after
-    Holm's adjustment are marked."""
-    from ytlstm.names import label, order
+    """Top: relative MAE (against naive at the same horizon) by horizon, one line per model
+    (naive, 1 by definition, and models far above the others are left out so the differences
+    show). Bottom: the best LSTM's MAE over the best baseline's at each horizon with its 95%
+    bootstrap interval (``tests``, :func:`ytlstm.report.horizon_tests`); horizons where the
+    difference is significant after Holm's adjustment are marked."""
+    from ytlstm.names import order
 
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    two = len(tests) > 0
+    fig, axes = plt.subplots(2 if two else 1, 1, figsize=(WIDTH, 7.4 if two else 4.6),
+                             sharex=True, height_ratios=[3, 2] if two else None)
+    axes = list(np.atleast_1d(axes))
+    ax = axes[0]
     for m in order(metrics["model"].unique()):
         if m in leave_out:
             continue
         t = metrics[metrics["model"] == m].sort_values("horizon")
         ax.plot(t["horizon"], t["rel_mae"], "--" if m in DASHED else "-", marker="o", ms=4,
                 color=color(m), lw=2.4 if m.startswith("lstm") else 1.5, label=label(m))
-    if len(tests):
-        sig = tests[tests["p_holm"] < 0.05]
-        lstm = str(tests["lstm"].iloc[0])
-        pts = metrics[(metrics["model"] == lstm) & metrics["horizon"].isin(sig["horizon"])]
-        if len(pts):
-            ax.plot(pts["horizon"], pts["rel_mae"], "s", mfc="none", mec="black", ms=12,
-                    label=f"{label(lstm)} vs best baseline: Holm p < 0.05")
-    ax.set_xlabel("forecast horizon h (days after the last input day)")
-    ax.set_ylabel("test MAE / naive's MAE at the same horizon")
-    ax.set_xticks(sorted(metrics["horizon"].unique()))
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
+    ax.set_ylabel(wrap("test MAE / naive's MAE at the same horizon", 30))
+    ax.set_title(wrap(title))
+    if two:
+        lstm, base = str(tests["lstm"].iloc[0]), str(tests["baseline"].iloc[0])
+        bx = axes[1]
+        t = tests.sort_values("horizon")
+        sig = (t["p_holm"] < 0.05).to_numpy()
+        r = t["ratio"].to_numpy()
+        bx.errorbar(t["horizon"], r, yerr=[r - t["ratio_lo"], t["ratio_hi"] - r], fmt="o",
+                    color=color(lstm), ecolor=color(lstm), capsize=4, lw=2, ms=6,
+                    label=f"{label(lstm)} / {label(base)}, 95% interval")
+        if sig.any():
+            bx.plot(t["horizon"][sig], r[sig], "s", mfc="none", mec="black", ms=13,
+                    label="Holm-adjusted p < 0.05")
+        bx.axhline(1.0, color="black", lw=1)
+        bx.set_ylabel(wrap("MAE ratio, best LSTM / best baseline", 26))
+        percent_axis(bx.yaxis)
+    axes[-1].set_xlabel("forecast horizon h (days after the last input day)")
+    axes[-1].set_xticks(sorted(metrics["horizon"].unique()))
+    legend_below(fig)
     return fig
 
 
 def coverage_by_horizon(coverage, models: list[str], title: str):
     """Empirical coverage of the 80% and 95% intervals by horizon, with the nominal levels
-    and the +-3 point goal band."""
-    from ytlstm.names import label
-
+    and the +-3 point goal band (one panel per level, stacked)."""
     levels = sorted(coverage["level"].unique())
-    fig, axes = plt.subplots(1, len(levels), figsize=(9, 4), sharex=True)
+    fig, axes = plt.subplots(len(levels), 1, figsize=(WIDTH, 2.6 * len(levels) + 1.8),
+                             sharex=True)
     axes = list(np.atleast_1d(axes))
     for ax, lv in zip(axes, levels):
         ax.axhspan(lv - 0.03, lv + 0.03, color="#DDDDDD", label="nominal +- 3 points")
@@ -289,24 +434,21 @@ def coverage_by_horizon(coverage, models: list[str], title: str):
         for m in models:
             t = coverage[(coverage["model"] == m) & (coverage["level"] == lv)].sort_values("horizon")
             ax.plot(t["horizon"], t["coverage"], "-o", ms=4, color=color(m), label=label(m))
-        ax.set_title(f"{lv:.0%} intervals")
-        ax.set_xlabel("forecast horizon h (days)")
+        ax.set_title(f"{lv:.0%} intervals", fontsize=11)
+        ax.set_ylabel(wrap("share of test targets inside", 20))
         ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-    axes[0].set_ylabel("share of test targets inside the interval")
-    axes[-1].legend(fontsize=8, loc="lower left")
-    fig.suptitle(title, fontweight="bold")
-    fig.tight_layout()
+    axes[-1].set_xlabel("forecast horizon h (days)")
+    fig.suptitle(wrap(title))
+    legend_below(fig)
     return fig
 
 
 def fan_charts(pred, windows, model: str, cases: list[tuple[str, int]], titles: dict, title: str):
-    """For a few (video, window) cases: the 7 input days, the forecasts of horizons 1..H with
-    their 80% and 95% intervals, and what happened."""
-    from ytlstm.names import label
-
+    """For a few (video, window) cases, one panel each: the 7 input days, the forecasts of
+    horizons 1..H with their 80% and 95% intervals, and what happened."""
     n = len(cases)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), squeeze=False)
-    for ax, (vid, win) in zip(axes[0], cases):
+    fig, axes = plt.subplots(n, 1, figsize=(WIDTH, 2.4 * n + 1.6), squeeze=False)
+    for ax, (vid, win) in zip(axes[:, 0], cases):
         rows = pred[(pred["split"] == "horizon_test") & (pred["model"] == model)
                     & (pred["window"] == win)].sort_values("horizon")
         inputs = windows.views[win]
@@ -316,17 +458,16 @@ def fan_charts(pred, windows, model: str, cases: list[tuple[str, int]], titles: 
                         label="95% interval")
         ax.fill_between(h, rows["lower_80"], rows["upper_80"], color=color(model), alpha=0.35,
                         label="80% interval")
-        ax.plot(days_in, inputs, "-o", color="black", ms=3, label="input days")
-        ax.plot(h, rows["y_true"], "o", color="black", mfc="white", ms=5, label="actual")
+        ax.plot(days_in, inputs, "-o", color=ACTUAL, ms=3, label="input days")
+        ax.plot(h, rows["y_true"], "o", color=ACTUAL, mfc="white", ms=5, label="actual")
         ax.plot(h, rows["y_pred"], "-", color=color(model), lw=2, label="forecast")
-        ax.set_title(plain_title(titles.get(vid, vid), vid, 22), fontsize=9)
-        ax.set_xlabel("day of the window")
+        ax.set_title(plain_title(titles.get(vid, vid), vid, 36), fontsize=MIN_FONT_PT)
         ax.set_xticks(range(1, int(h.max()) + 1, 2))
+        ax.set_ylabel("views")
         views_axis(ax, log=False)
-    axes[0][0].set_ylabel("views (cumulative)")
-    axes[0][-1].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{title}: {label(model)}", fontweight="bold")
-    fig.tight_layout()
+    axes[-1, 0].set_xlabel("day of the window")
+    fig.suptitle(wrap(f"{title}: {label(model)}"))
+    legend_below(fig)
     return fig
 
 
@@ -369,7 +510,7 @@ def trending_per_date(frame, target_dates, window: int = 7):
                .size().reindex(per_day.index, fill_value=0))
     every = pd.date_range(per_day.index.min(), per_day.index.max(), freq="D")
     per_day, targets = per_day.reindex(every), targets.reindex(every)     # NaN breaks the lines
-    fig, ax = plt.subplots(figsize=(8, 3.9))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.4))
     ax.plot(every, per_day.values, ".-", color=OKABE_ITO[0], lw=1, ms=3,
             label="videos trending that day (rows)")
     ax.plot(every, targets.values, ".-", color=OKABE_ITO[1], lw=1, ms=3,
@@ -377,13 +518,12 @@ def trending_per_date(frame, target_dates, window: int = 7):
     for i, (a, b) in enumerate(date_ranges(missing_dates(frame))):
         ax.axvspan(a - pd.Timedelta(hours=12), b + pd.Timedelta(hours=12), color=OKABE_ITO[3],
                    alpha=0.3, lw=0, label="no data collected" if i == 0 else None)
-    ax.set_ylim(0, np.nanmax(per_day.values) * 1.3)
+    ax.set_ylim(0, np.nanmax(per_day.values) * 1.05)
     ax.set_xlabel("trending date")
     ax.set_ylabel("count per day")
     ax.set_title("Daily coverage of the collection")
-    ax.legend(loc="upper center", ncols=2, fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
+    ax.tick_params(axis="x", labelrotation=30)
+    legend_below(fig)
     return fig
 
 
@@ -393,7 +533,7 @@ def trending_durations(frame, window: int = 7):
 
     runs = frame.groupby("run_id")["run_length"].first()
     per_video = frame.groupby("video_id").size()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.9), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 6.2), sharex=True)
     for ax, values, what, title in (
             (axes[0], runs, "runs", "Consecutive days on the list (runs)"),
             (axes[1], per_video, "videos", "Total trending days per video")):
@@ -406,12 +546,11 @@ def trending_durations(frame, window: int = 7):
         ax.axvline(window + 0.5, color="black", ls="--", lw=1,
                    label=f"{window + 1}-day threshold ({window} in + 1 out)")
         ax.set_title(title, fontsize=11)
-        ax.set_xlabel("days")
         ax.set_ylabel(f"number of {what}")
         ax.set_xlim(0, int(values.max()) + 1)
-    axes[0].legend(fontsize=8)
-    fig.suptitle("How long videos stay on the Trending list", fontweight="bold")
-    fig.tight_layout()
+    axes[-1].set_xlabel("days")
+    fig.suptitle("How long videos stay on the Trending list")
+    legend_below(fig, axes=[axes[0]])
     return fig
 
 
@@ -437,7 +576,7 @@ def view_curves(frame, videos: list[str], min_days: int = 8):
     grid = f[many].pivot(index="video_id", columns="day", values="views")
     grid = grid.reindex(columns=range(int(grid.columns.max()) + 2))   # last column: NaN separator
     x = np.tile(grid.columns.to_numpy(dtype=float), len(grid))
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = plt.subplots(figsize=(WIDTH, 5.6))
     ax.plot(x, grid.to_numpy(dtype=float).ravel(), "-", color="#BBBBBB", lw=0.5, alpha=0.35,
             rasterized=True, label=f"all {len(grid):,} videos with {min_days}+ trending days")
     titles = frame.drop_duplicates("video_id").set_index("video_id")["title"]
@@ -445,14 +584,13 @@ def view_curves(frame, videos: list[str], min_days: int = 8):
         g = f[f["video_id"] == vid]
         s = g.set_index("day")["views"].reindex(range(int(g["day"].max()) + 1))
         ax.plot(s.index, s.values, "-o", ms=3, lw=1.8, color=OKABE_ITO[i % len(OKABE_ITO)],
-                label=plain_title(str(titles.get(vid, "")), vid, width=32))
+                label=plain_title(str(titles.get(vid, "")), vid, width=30))
     views_axis(ax)
     ax.set_xlim(-0.5, grid.columns.max() - 0.5)
     ax.set_xlabel("days since the video first trended")
     ax.set_ylabel("views (cumulative, log scale)")
     ax.set_title("View counts of trending videos")
-    ax.legend(fontsize=7.5, loc="lower right")
-    fig.tight_layout()
+    legend_below(fig)
     return fig
 
 
@@ -477,7 +615,7 @@ def growth_by_day(frame, min_pairs: int = 30):
 
 def growth_decay(table):
     """Median and interquartile band of the daily relative view increase by day of the run."""
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.4))
     x = table.index
     ax.fill_between(x, table["q05"].clip(lower=1e-4), table["q95"], color=OKABE_ITO[0],
                     alpha=0.12, lw=0, label="5% to 95% of videos")
@@ -488,12 +626,11 @@ def growth_decay(table):
     ax.yaxis.set_major_formatter(mticker.FuncFormatter(
         lambda v, _p: f"{100 * v:g}%"))
     ax.set_ylim(bottom=min(1e-3, table["q05"].clip(lower=1e-4).min() * 0.8))
-    ax.set_xlabel("day of the trending run (1 = first day on the list)")
-    ax.set_ylabel("daily view increase (% of previous day's views)")
+    ax.set_xlabel(wrap("day of the trending run (1 = first day on the list)", 50))
+    ax.set_ylabel(wrap("daily view increase (% of previous day's views)", 30))
     ax.set_title("Daily growth of views decays within a run")
     ax.xaxis.set_major_locator(mticker.MultipleLocator(2))
-    ax.legend()
-    fig.tight_layout()
+    legend_below(fig)
     return fig
 
 
@@ -505,7 +642,7 @@ def count_matrix(sample, columns=("views", "likes", "dislikes", "comment_count")
     logs = np.log10(1 + sample[list(columns)].astype(float))
     corr = logs.corr()
     n = len(columns)
-    fig, axes = plt.subplots(n, n, figsize=(8.5, 8.5))
+    fig, axes = plt.subplots(n, n, figsize=(WIDTH, WIDTH + 0.4))
     lims = {c: (np.floor(logs[c].min()), np.ceil(logs[c].max())) for c in columns}
     fmt = mticker.FuncFormatter(lambda v, _p: human(10 ** v))
     for i, ci in enumerate(columns):
@@ -520,18 +657,18 @@ def count_matrix(sample, columns=("views", "likes", "dislikes", "comment_count")
                 ax.set_ylim(*lims[ci])
             else:
                 ax.set_axis_off()
-                ax.text(0.5, 0.5, f"r = {corr.loc[ci, cj]:.2f}\n({COUNT_LABELS.get(ci, ci)}, "
-                        f"{COUNT_LABELS.get(cj, cj)})", ha="center", va="center",
-                        fontsize=12, transform=ax.transAxes,
+                ax.text(0.5, 0.5, f"r = {corr.loc[ci, cj]:.2f}\n{COUNT_LABELS.get(ci, ci)},\n"
+                        f"{COUNT_LABELS.get(cj, cj)}", ha="center", va="center",
+                        fontsize=MIN_FONT_PT, transform=ax.transAxes,
                         color=plt.get_cmap("Blues")(0.35 + 0.65 * max(corr.loc[ci, cj], 0)))
                 continue
             ax.set_xlim(*lims[cj])
-            ax.xaxis.set_major_locator(mticker.MultipleLocator(2))
+            ax.xaxis.set_major_locator(mticker.MultipleLocator(3))
             ax.xaxis.set_major_formatter(fmt)
             if i != j:
-                ax.yaxis.set_major_locator(mticker.MultipleLocator(2))
+                ax.yaxis.set_major_locator(mticker.MultipleLocator(3))
                 ax.yaxis.set_major_formatter(fmt)
-            ax.tick_params(labelsize=8)
+            ax.tick_params(labelsize=MIN_FONT_PT)
             if i == n - 1:
                 ax.set_xlabel(COUNT_LABELS.get(cj, cj) + " + 1")
             else:
@@ -541,8 +678,7 @@ def count_matrix(sample, columns=("views", "likes", "dislikes", "comment_count")
             elif i != j:
                 ax.set_yticklabels([])
     axes[0, 0].set_ylabel("videos\n(histogram)")
-    fig.suptitle("Views, likes, dislikes and comments (one day per video)", fontweight="bold")
-    fig.tight_layout()
+    fig.suptitle(wrap("Views, likes, dislikes and comments (one day per video)"))
     return fig
 
 
@@ -557,78 +693,77 @@ def _ratio_rows(ax, y, v, lo, hi, right, style, name):
     marker, col = style
     for i in range(len(y)):
         if v[i] > right:
-            ax.annotate(f"{v[i]:.0%}, off scale", xy=(right, y[i]), xytext=(-6, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize=9,
-                        color=col, arrowprops={"arrowstyle": "->", "color": col})
+            ax.plot([right], [y[i]], ">", color=col, ms=8, clip_on=False)
+            ax.annotate(f"{v[i]:.0%}, off scale", xy=(right, y[i]), xytext=(-10, 0),
+                        textcoords="offset points", ha="right", va="center",
+                        fontsize=MIN_FONT_PT, color=col,
+                        bbox={"fc": "white", "ec": "none", "pad": 1})
             continue
         ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [min(hi[i], right) - v[i]]],
                     fmt=marker, ms=6, color=col, ecolor=col, capsize=3, lw=1.6,
                     label=name if i == 0 else None)
 
 
-def countries_figure(table, title: str, clip: float = 1.5):
-    """Every model's test MAE relative to its country's best baseline, with 95% two-way
-    bootstrap intervals, one marker per country (``countries.csv``)."""
+def _country_rows(ax, table, models: list[str], right: float) -> None:
+    """Each country's ratios (``ratio``, ``ratio_lo``, ``ratio_hi``) per model, side by side."""
     from ytlstm.answers import country_name
-    from ytlstm.names import label, order
 
-    t = table[table["model"] != "naive"]
-    models = order(t["model"].unique())[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(models) + 2.0))
-    countries = list(dict.fromkeys(t["country"]))
-    on_scale = t[t["ratio"] <= clip]       # models far worse are marked at the axis edge
-    right = float(min(max(on_scale["ratio_hi"].max(), 1.05) + 0.02, clip))
-    left = float(min(on_scale["ratio_lo"].min(), 0.9) - 0.02)
+    countries = list(dict.fromkeys(table["country"]))
     for k, c in enumerate(countries):
-        g = t[t["country"] == c].set_index("model").reindex(models)
+        g = table[table["country"] == c].set_index("model").reindex(models)
         ok = g["ratio"].notna().to_numpy()
         y = np.arange(len(models))[ok] + (k - (len(countries) - 1) / 2) * 0.25
         _ratio_rows(ax, y, g["ratio"].to_numpy()[ok], g["ratio_lo"].to_numpy()[ok],
                     g["ratio_hi"].to_numpy()[ok], right,
                     COUNTRY_STYLE.get(c, ("D", "#777777")), country_name(c))
+
+
+def countries_figure(table, title: str, clip: float = 1.3):
+    """Every model's test MAE relative to its country's best baseline, with 95% two-way
+    bootstrap intervals, one marker per country (``countries.csv``); a model more than
+    ``clip`` times its baseline is marked at the axis edge with its value."""
+    from ytlstm.names import order
+
+    t = table[table["model"] != "naive"]
+    models = order(t["model"].unique())[::-1]
+    on_scale = t[t["ratio"] <= clip]
+    right = float(min(max(on_scale["ratio_hi"].max(), 1.05) + 0.02, clip))
+    left = float(min(on_scale["ratio_lo"].min(), 0.9) - 0.02)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * len(models) + 2.2))
+    _country_rows(ax, t, models, right)
     ax.set_xlim(left, right)
-    ax.set_yticks(np.arange(len(models)), [label(m) for m in models])
+    ax.set_yticks(np.arange(len(models)), [short(m) for m in models])
     ax.axvline(1.0, color="black", lw=1)
-    ax.set_xlabel("test MAE relative to the country's best baseline (below 100% is better)")
-    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(countries),
-              frameon=False)
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.set_xlabel(wrap("test MAE relative to the country's best baseline (below 100% is "
+                       "better)", 42))
+    percent_axis(ax.xaxis)
+    fig.suptitle(wrap(title))
+    legend_below(fig)
     return fig
 
 
 def equivalence_figure(verdicts, title: str, margin: float = 0.05):
     """Protocol v3: each LSTM family's (and the combination's) ratio to the best baseline on
-    MAE and on MASE, per country, with 95% intervals and the equivalence band."""
-    from ytlstm.answers import METRIC_NAMES, country_name
-    from ytlstm.names import label, order
+    MAE and on MASE, per country, with 95% intervals and the equivalence band; one panel per
+    metric, stacked."""
+    from ytlstm.answers import METRIC_NAMES
+    from ytlstm.names import order
 
-    metrics = ("mae", "mase")
     models = order(verdicts["model"].unique())[::-1]
-    countries = list(dict.fromkeys(verdicts["country"]))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 0.55 * len(models) + 2.2), sharey=True)
-    right = float(min(max(verdicts["ratio_hi"].max(), 1 + margin) + 0.03, 1.6))
-    left = float(min(verdicts["ratio_lo"].min(), 1 / (1 + margin)) - 0.03)
-    for ax, metric in zip(axes, metrics):
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 2 * (0.5 * len(models) + 1.2) + 1.0),
+                             sharex=True)
+    right = float(min(max(verdicts["ratio_hi"].max(), 1 + margin) + 0.02, 1.3))
+    left = float(min(verdicts["ratio_lo"].min(), 1 / (1 + margin)) - 0.02)
+    for ax, metric in zip(axes, ("mae", "mase")):
         ax.axvspan(1 / (1 + margin), 1 + margin, color="#DDDDDD", zorder=0,
                    label=f"equivalence margin ({margin:.0%})")
         ax.axvline(1.0, color="black", lw=1)
-        for k, c in enumerate(countries):
-            g = verdicts[(verdicts["country"] == c) & (verdicts["metric"] == metric)]
-            g = g.set_index("model").reindex(models)
-            ok = g["ratio"].notna().to_numpy()
-            y = np.arange(len(models))[ok] + (k - (len(countries) - 1) / 2) * 0.25
-            _ratio_rows(ax, y, g["ratio"].to_numpy()[ok], g["ratio_lo"].to_numpy()[ok],
-                        g["ratio_hi"].to_numpy()[ok], right,
-                        COUNTRY_STYLE.get(c, ("D", "#777777")), country_name(c))
+        _country_rows(ax, verdicts[verdicts["metric"] == metric], models, right)
         ax.set_xlim(left, right)
-        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-        ax.set_xlabel(f"{METRIC_NAMES[metric]}: model / best baseline")
-        ax.set_title(METRIC_NAMES[metric], fontsize=11)
-    axes[0].set_yticks(np.arange(len(models)), [label(m) for m in models])
-    handles, labels_ = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels_, loc="lower center", ncol=3, frameon=False)
-    fig.suptitle(title, fontweight="bold")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+        ax.set_yticks(np.arange(len(models)), [short(m) for m in models])
+        ax.set_title(METRIC_NAMES[metric])
+    percent_axis(axes[-1].xaxis)
+    axes[-1].set_xlabel(wrap("model's error over the best baseline's (below 100% is better)", 42))
+    fig.suptitle(wrap(title))
+    legend_below(fig, axes=[axes[0]])
     return fig

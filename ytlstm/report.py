@@ -778,16 +778,17 @@ def concentration_words(c: dict | pd.Series) -> str:
 
 
 def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
-    """A compact results table: each metric with its 95% interval in one column."""
+    """A compact results table: each metric with its 95% interval in one column, the model
+    and the headline ratio (MAE over the best baseline's) first."""
     def span(col: str, fmt_: str) -> pd.Series:
         return ci.apply(lambda r: f"{r[col]:{fmt_}} [{r[col + '_lo']:{fmt_}} – {r[col + '_hi']:{fmt_}}]",
                         axis=1)
 
     return pd.DataFrame({
         "model": ci["model"].map(label),
-        "MAE (views) [95% CI]": span("mae", ",.0f"),
-        "relative MAE [95% CI]": span("rel_mae", ".3f"),
         "MAE / best baseline's [95% CI]": span("vs_reference", ".3f"),
+        "relative MAE [95% CI]": span("rel_mae", ".3f"),
+        "MAE (views) [95% CI]": span("mae", ",.0f"),
         "MAPE (%)": ci["mape"].map(lambda v: f"{v:.2f}"),
     })
 
@@ -893,7 +894,8 @@ def config_table(config) -> pd.DataFrame:
     """The study's configuration, one row per field, without the fields the study does not
     use as given (``units``, ``loss``, ``target``: every network chooses its own on
     validation, see :func:`chosen_table`)."""
-    rows = [{"field": k, "value": json.dumps(v) if isinstance(v, (list, tuple)) else str(v)}
+    rows = [{"field": k, "value": ", ".join(map(str, v)) if isinstance(v, (list, tuple))
+             else str(v)}
             for k, v in config.to_dict().items() if k not in CHOSEN_ON_VALIDATION]
     return pd.DataFrame(rows)
 
