@@ -943,7 +943,8 @@ def _read_calibration(path: Path, meta: dict) -> dict[tuple[int, float], tuple[f
         out = {}
         for r in rows:
             lo, hi = float(r["lower_q"]), float(r["upper_q"])
-            if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
+            # infinite bounds are legitimate: too few residuals for the level
+            if np.isnan(lo) or np.isnan(hi) or lo > hi:
                 raise ValueError(f"bounds {lo}, {hi} at horizon {str(r['horizon'])[:20]}")
             out[(int(r["horizon"]), float(r["level"]))] = (lo, hi)
     except (KeyError, TypeError, ValueError, OverflowError) as e:
