@@ -8,9 +8,12 @@ them data, none of them code (no pickle; see :mod:`ytlstm.safeio`):
   scikit-learn estimator it holds (``model.transform__x_scaler.skops``, ...);
 * a **neural** model (univariate, multivariate or transfer-learned LSTM): the
   :class:`~ytlstm.windows.FeatureTransform` fitted on the training windows as
-  ``transform.json`` and skops files, and one Keras file ``seed_<s>.keras`` per seed (loaded
-  with ``safe_mode=True``: no Python code in a network is run); the prediction is the seed ensemble
-  ``expm1(mean over seeds of log1p(views))``, as :attr:`ytlstm.families.Fitted.ensemble`;
+  ``transform.json`` and skops files, and one Keras file ``seed_<s>.keras`` per seed (read by
+  :func:`_read_network`: Keras never deserializes it; the package builds its own Input, LSTM,
+  Dense network after checking the file's ``config.json`` describes it, and gives it the
+  weights read at their expected shapes, so no layer or code named in a file is used); the
+  prediction is the seed ensemble ``expm1(mean over seeds of log1p(views))``, as
+  :attr:`ytlstm.families.Fitted.ensemble`;
 * the **per-cluster** model ``lstm_cluster``: ``metadata.json`` with the k-means centroids
   of the growth-curve shapes and one neural sub-folder per cluster (``cluster_<c>/``, or
   ``global/``, the global univariate LSTM, for the clusters too small to train).
@@ -21,8 +24,13 @@ data's content hash and country, the seeds, the forecast origin whose training w
 fitted it (``origin``, its dates in ``origin_info``, ``n_train_windows``) and the package
 version. :func:`load_model` refuses a folder written by another major.minor
 version of ytlstm, one with a file missing, and one holding any file it does not list or
-whose kind is not JSON, ``.npz``, skops or ``.keras`` (e.g. a ``model.pkl``), with a one-line
-:class:`~ytlstm.errors.ModelError`, before reading any file but ``metadata.json``.
+whose kind is not JSON, ``.npz``, skops or ``.keras`` (e.g. a ``model.pkl``), or that is not
+a regular file, with a one-line :class:`~ytlstm.errors.ModelError`, before reading any file but
+``metadata.json``. Every file is then read with the limits and checks of :mod:`ytlstm.safeio`,
+and every metadata number that sets a loop or an allocation (``window``, ``seeds``,
+``outputs``, ``max_horizon``, ``levels``, centroids, LSTM units) is range-checked before use
+(:data:`MAX_WINDOW`, :data:`MAX_SEEDS`...). Anything else a tampered folder makes fail while
+loading is caught by :func:`load_model` and reported in one line naming the folder.
 
 :func:`export_models` writes every final model of a :class:`~ytlstm.study.Study` under
 ``_build/models/<CC>/<model name>/``: the models of the last chronological forecast origin
