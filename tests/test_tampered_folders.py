@@ -217,6 +217,20 @@ def test_more_trees_per_iteration_are_refused(folders, tmp_path):
     _refused(folders, folder, tmp_path, "model.model.skops", "trees per iteration")
 
 
+def test_trees_hidden_inside_another_object_are_refused(folders, tmp_path):
+    """Trees are checked only as the file's gradient boosting model; one wrapped in a list
+    (where the check would not look) is refused."""
+    import skops.io as sio
+
+    folder = _copy(folders, "gbm", tmp_path)
+    f = folder / "model.model.skops"
+    est = sio.load(f, trusted=sio.get_untrusted_types(file=f))
+    est._predictors[0][0].nodes["left"][0] = 10**9
+    sio.dump([est], f)
+    _refused(folders, folder, tmp_path, "model.model.skops", "a HistGradientBoostingRegressor "
+             "outside the file's gradient boosting model")
+
+
 # --------------------------------------------------------------------------- imports
 
 @pytest.mark.parametrize("entry,cls", [("forecaster", "ytlstm.__main__:main"),
@@ -455,6 +469,21 @@ def test_a_fifo_in_place_of_a_file_never_blocks(folders, tmp_path):
     (folder / "model.json").unlink()
     os.mkfifo(folder / "model.json")
     _refused(folders, folder, tmp_path, "model.json", "not a regular file")
+
+
+@pytest.mark.parametrize("how", ["fifo", "symlink"])
+def test_metadata_that_is_not_a_regular_file_is_refused(folders, tmp_path, how):
+    folder = _copy(folders, "linear_ar", tmp_path)
+    meta = folder / "metadata.json"
+    if how == "fifo":
+        meta.unlink()
+        os.mkfifo(meta)
+    else:
+        target = tmp_path / "meta.json"
+        meta.rename(target)
+        os.symlink(target, meta)
+    _refused(folders, folder, tmp_path, "metadata.json",
+             "not a regular file" if how == "fifo" else "cannot be opened")
 
 
 def test_a_symlink_to_a_file_outside_is_refused(folders, tmp_path):

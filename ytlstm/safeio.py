@@ -411,9 +411,18 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- skops files
 
+_HGB = ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting",
+        "HistGradientBoostingRegressor")
+_TREE = ("sklearn.ensemble._hist_gradient_boosting.predictor", "TreePredictor")
+
+
 def _audit_skops(schema: Any, where: str) -> None:
     """Every (module, class) and node kind of a skops ``schema.json`` is one this package
-    writes (before skops constructs, or imports, anything)."""
+    writes (before skops constructs, or imports, anything); a gradient boosting model only
+    as the file's object itself and trees only inside it (so that every tree loaded is one
+    :func:`check_gradient_boosting` checks)."""
+    root = (schema.get("__module__"), schema.get("__class__")) if isinstance(schema, dict) \
+        else None
     stack = [schema]
     while stack:
         node = stack.pop()
@@ -421,10 +430,15 @@ def _audit_skops(schema: Any, where: str) -> None:
             if "__class__" in node or "__module__" in node or "__loader__" in node:
                 pair = (node.get("__module__"), node.get("__class__"))
                 if pair not in SKOPS_TYPES:
-                    raise ModelError(f"{where}: type {pair[0]}.{pair[1]} is not one the "
-                                     "package saves; refused (nothing was loaded)")
+                    raise ModelError(f"{where}: type {str(pair[0])[:80]}.{str(pair[1])[:80]} "
+                                     "is not one the package saves; refused (nothing was "
+                                     "loaded)")
                 if node.get("__loader__") not in SKOPS_NODES:
-                    raise ModelError(f"{where}: skops node {node.get('__loader__')!r} refused")
+                    raise ModelError(f"{where}: skops node {str(node.get('__loader__'))[:40]!r} "
+                                     "refused")
+                if (pair == _HGB and node is not schema) or (pair == _TREE and root != _HGB):
+                    raise ModelError(f"{where}: a {pair[1]} outside the file's gradient "
+                                     "boosting model; refused")
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)

@@ -877,10 +877,10 @@ def _read_metadata(path: Path, cluster_member: bool = False) -> dict:
     if not path.is_dir():
         raise ModelError(f"{path}: not a folder; expected a saved model folder with {METADATA}")
     mfile = path / METADATA
-    if not mfile.is_file() or mfile.is_symlink():
+    if not mfile.exists() and not mfile.is_symlink():
         raise ModelError(f"{mfile}: file not found; expected a saved model folder "
                          "(written by `ytlstm export-models` or ytlstm.saved.save_model)")
-    raw = safeio.read_bytes(mfile, safeio.MAX_JSON_BYTES)
+    raw = safeio.read_bytes(mfile, safeio.MAX_JSON_BYTES)    # a regular file, not a link
     try:
         meta = safeio.parse_json(raw, str(mfile))
     except ModelError as e:
