@@ -462,6 +462,58 @@ def test_seed_files_beyond_the_limit_are_refused(folders, tmp_path):
              kind="neural")
 
 
+def _cluster(folders, tmp_path: Path, k: int = 2) -> Path:
+    """A per-cluster folder laid out as the export writes it: centroids, and the neural
+    folder as the member of every cluster."""
+    from ytlstm.saved import _metadata
+    from ytlstm.config import StudyConfig
+
+    folder = tmp_path / "lstm_cluster"
+    folder.mkdir()
+    shutil.copytree(folders["neural"], folder / "global")
+    meta = _metadata("lstm_cluster", "cluster", StudyConfig(), {
+        "seeds": [0], "k": k, "centroids": np.full((k, 7), 0.5).tolist(),
+        "members": {str(c): "global" for c in range(k)}, "files": ["global"]})
+    _put_json(folder / "metadata.json", json.loads(json.dumps(meta, default=str)))
+    return folder
+
+
+def test_a_per_cluster_folder_forecasts(folders, tmp_path):
+    code, _, err, _, out = _predict(_cluster(folders, tmp_path), folders["csv"],
+                                    tmp_path / "run", "neural")
+    assert code == 0, err[-3000:]
+    assert len(out.read_text().splitlines()) == 4
+
+
+def test_a_cluster_member_that_is_itself_per_cluster_is_refused(folders, tmp_path):
+    """No recursion: the member of a per-cluster folder must be a neural one."""
+    folder = _cluster(folders, tmp_path)
+    inner = _json(folder / "metadata.json")
+    inner["files"] = ["global"]
+    _put_json(folder / "global" / "metadata.json", inner)
+    _refused(folders, folder, tmp_path, "global/metadata.json", "a cluster model inside a "
+             "per-cluster model", kind="neural")
+
+
+def test_too_many_centroids_are_refused(folders, tmp_path):
+    folder = _cluster(folders, tmp_path)
+    meta = _json(folder / "metadata.json")
+    meta["centroids"] = [[0.5] * 7] * 50_000
+    meta["members"] = {str(c): "global" for c in range(50_000)}
+    _put_json(folder / "metadata.json", meta)
+    _refused(folders, folder, tmp_path, "metadata.json", "50000 centroids",
+             f"expected 1 to {100} finite centroids", kind="neural")
+
+
+def test_centroids_of_the_wrong_width_are_refused(folders, tmp_path):
+    folder = _cluster(folders, tmp_path)
+    meta = _json(folder / "metadata.json")
+    meta["centroids"] = np.zeros((2, 5)).tolist()
+    _put_json(folder / "metadata.json", meta)
+    _refused(folders, folder, tmp_path, "metadata.json", "centroids of 5 values; expected 7",
+             kind="neural")
+
+
 # --------------------------------------------------------------------------- files
 
 def test_a_fifo_in_place_of_a_file_never_blocks(folders, tmp_path):

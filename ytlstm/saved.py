@@ -1134,6 +1134,9 @@ def _load_cluster(path: Path, meta: dict) -> ClusterModel:
                          f"{centroids.shape[1:]} but members for clusters "
                          f"{sorted(members)[:20]}; expected 1 to {MAX_CLUSTERS} finite "
                          "centroids and one member per cluster")
+    if centroids.shape[1] != int(meta["window"]):
+        raise ModelError(f"{mfile}: centroids of {centroids.shape[1]} values; expected "
+                         f"{meta['window']} (one per input day: the growth-curve shape)")
     if not all(isinstance(s, str) for s in members.values()) or \
             not set(members.values()) <= set(meta["files"]):
         raise ModelError(f"{mfile}: members are not all folders listed in files")
