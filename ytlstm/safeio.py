@@ -99,9 +99,6 @@ SKOPS_TYPES = frozenset({
 #: skops node kinds (``__loader__``) those types are stored with.
 SKOPS_NODES = frozenset({"DictNode", "ListNode", "JsonNode", "TypeNode", "TupleNode",
                          "NdArrayNode", "RandomGeneratorNode", "LossNode", "ObjectNode"})
-#: Types skops does not trust by default that this package's estimators need (the trees of
-#: HistGradientBoostingRegressor, checked by :func:`check_gradient_boosting`).
-TRUSTED_SKOPS_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 
 #: Largest JSON file read (metadata, descriptions, calibration) and its deepest nesting.
 MAX_JSON_BYTES = 8 * 2**20
@@ -397,13 +394,14 @@ def check_npy_members(zf: zipfile.ZipFile, where: str, members, structured: bool
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file (no pickle, headers checked, sizes bounded)."""
     path = Path(path)
-    zf = open_zip(read_bytes(path), str(path))
+    data = read_bytes(path)
+    zf = open_zip(data, str(path))
     bad = [n for n in zf.namelist() if not n.endswith(".npy")]
     if bad:
-        raise ModelError(f"{path}: member {bad[0]} is not a .npy array")
+        raise ModelError(f"{path}: member {bad[0][:80]} is not a .npy array")
     check_npy_members(zf, str(path), zf.infolist())
     try:
-        with np.load(io.BytesIO(zf.fp.getvalue()), allow_pickle=False) as z:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as e:  # noqa: BLE001 - any failure: an unusable file
         raise ModelError(f"{path}: cannot be loaded ({_short(e)})") from None
@@ -463,6 +461,8 @@ def load_skops(path: str | Path) -> Any:
         raise ModelError(f"{path}: member {bad[0]} is not a .npy array; refused")
     check_npy_members(zf, str(path), arrays, structured=True)
     try:
+        # the audit admitted only SKOPS_TYPES; skops is told to trust exactly those (the trees
+        # among them, which skops never trusts by default, are checked right after)
         obj = sio.load(io.BytesIO(data), trusted=sorted(f"{m}.{c}" for m, c in SKOPS_TYPES))
     except Exception as e:  # noqa: BLE001 - untrusted types, corrupt file, ...
         raise ModelError(f"{path}: cannot be loaded ({_short(e)})") from None
