@@ -4,7 +4,8 @@
   ``ytlstm predict`` on a CSV holding each video's days up to a window's last input day
   gives that window's prediction (fast, no TensorFlow).
 * Every error path of ``ytlstm predict``: exit 2 and one line for bad input or a bad model,
-  exit 1 with one line per video for videos that cannot be forecast.
+  exit 1 with one line per kind of reason for videos that cannot be forecast (every video in
+  the ``--skipped`` file).
 * (slow) A small study (every forecast origin) is run and its final models (those of the
   last origin) exported with :func:`ytlstm.saved.export_models`; reloaded, every model
   reproduces the study's forecasts of that origin's test windows, through the Python API
@@ -207,9 +208,11 @@ def test_predict_writes_csv_to_stdout_without_out(baselines, run_cli, tmp_path):
 
 # --------------------------------------------------------------------------- fast: error paths
 
-def test_unforecastable_videos_exit_1_with_one_line_each(baselines, run_cli, tmp_path):
-    rows = make_rows(n_videos=7, days=[9, 5, 10, 9, 8, 10, 9])
-    vid = [video_id("US", i) for i in range(7)]
+def test_unforecastable_videos_exit_1_with_one_line_per_reason(baselines, run_cli, tmp_path):
+    """Videos that cannot be forecast: one stderr line per kind of reason (count, examples),
+    every video and its reason only in the --skipped file; exit 1."""
+    rows = make_rows(n_videos=8, days=[9, 5, 10, 9, 8, 10, 9, 4])
+    vid = [video_id("US", i) for i in range(8)]
     by = {v: [r for r in rows if r["video_id"] == v] for v in vid}
     # 2: a gap two days before the end
     gap_day = by[vid[2]][-3]
@@ -222,27 +225,68 @@ def test_unforecastable_videos_exit_1_with_one_line_each(baselines, run_cli, tmp
     by[vid[5]][-1]["video_error_or_removed"] = "True"
     # 6: a repeated row (removed by cleaning, the video is still forecast)
     rows = [r for r in rows if r is not gap_day] + [dict(by[vid[6]][0])]
-    out = tmp_path / "f.csv"
+    out, skipped = tmp_path / "f.csv", tmp_path / "skipped.csv"
+    csv = write_videos(tmp_path / "bad.csv", rows)
     code, stdout, err = run_cli("predict", "--model", baselines["saved"]["naive"], "--csv",
-                                write_videos(tmp_path / "bad.csv", rows), "--out", out)
+                                csv, "--out", out, "--skipped", skipped)
     assert code == 1, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
-    assert lines[0] == ("ytlstm: note: cleaning removed 10 of 60 rows (duplicate_video_date: 1, "
+    assert lines[0] == ("ytlstm: note: cleaning removed 10 of 64 rows (duplicate_video_date: 1, "
                         "malformed_video_id: 8, video_error_or_removed: 1)")
-    reasons = {ln.split(":")[1].strip().removeprefix("cannot forecast video "): ln
-               for ln in lines[1:-1]}
-    assert set(reasons) == {vid[1], vid[2], "bad id!", vid[3], vid[5]}
+    short = sorted([vid[1], vid[2], vid[7]])
+    assert lines[1] == ("ytlstm: note: cannot forecast 3 videos: fewer consecutive trending "
+                        f"days at the end than the model's window (e.g. {', '.join(short)})")
+    assert sorted(lines[2:5]) == sorted([
+        "ytlstm: note: cannot forecast 1 video: every row removed by cleaning (e.g. bad id!)",
+        f"ytlstm: note: cannot forecast 1 video: the latest rows removed by cleaning "
+        f"(e.g. {vid[5]})",
+        f"ytlstm: note: cannot forecast 1 video: views fell within the last days of the window "
+        f"(a data error) (e.g. {vid[3]})"])
+    assert lines[5] == f"ytlstm: note: 6 videos not forecast, each with its reason -> {skipped}"
+    assert lines[-1] == f"ytlstm: forecast 2 of 8 videos with naive -> {out}"
+    assert len(lines) == 7
+    got = pd.read_csv(out)
+    assert sorted(got["video_id"]) == sorted([vid[0], vid[6]])
+    table = pd.read_csv(skipped, keep_default_na=False)
+    assert list(table.columns) == ["video_id", "reason_kind", "reason"]
+    reasons = dict(zip(table["video_id"], table["reason"]))
+    kinds = dict(zip(table["video_id"], table["reason_kind"]))
+    assert set(reasons) == {vid[1], vid[2], "bad id!", vid[3], vid[5], vid[7]}
     assert "only 5 consecutive trending day(s)" in reasons[vid[1]]
     assert "only 2 consecutive trending day(s)" in reasons[vid[2]]
     assert f"no row for {_date(gap_day)}" in reasons[vid[2]]
-    assert "views fell from" in reasons[vid[3]]
+    assert "views fell from" in reasons[vid[3]] and kinds[vid[3]] == "views_fell"
     assert "all 8 of its row(s) were removed by cleaning (malformed_video_id: 8)" in \
         reasons["bad id!"]
     assert "removed by cleaning (video_error_or_removed)" in reasons[vid[5]]
-    assert lines[-1] == f"ytlstm: forecast 2 of 7 videos with naive -> {out}"
-    got = pd.read_csv(out)
-    assert sorted(got["video_id"]) == sorted([vid[0], vid[6]])
+    assert kinds[vid[5]] == "latest_rows_removed" and kinds[vid[7]] == "too_few_days"
+    # without --skipped: the same summary and a pointer to the option, no list
+    code, _, err = run_cli("predict", "--model", baselines["saved"]["naive"], "--csv", csv,
+                           "--out", out)
+    assert code == 1
+    lines2 = err.strip().splitlines()
+    assert lines2[:5] == lines[:5] and len(lines2) == 7
+    assert lines2[5] == "ytlstm: note: every video not forecast and its reason: --skipped FILE"
+
+
+def test_summary_lines_stay_few_for_many_videos(baselines, run_cli, tmp_path):
+    """Hundreds of videos too short to forecast: one line for them, three examples."""
+    rows = make_rows(n_videos=300, days=3)
+    code, _, err = run_cli("predict", "--model", baselines["saved"]["naive"], "--csv",
+                           write_videos(tmp_path / "many.csv", rows))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("ytlstm: note: cannot forecast 300 videos: fewer consecutive")
+    assert lines[0].endswith(", ...)") and lines[0].count(", ") == 3
+
+
+def test_skipped_in_missing_folder_exit_2(baselines, run_cli, good_csv, tmp_path):
+    code, out, err = run_cli("predict", "--model", baselines["saved"]["naive"], "--csv",
+                             good_csv, "--skipped", tmp_path / "no" / "s.csv")
+    _one_line_error(code, err, "--skipped naming a CSV file in an existing folder")
+    assert out == ""
 
 
 def test_no_forecastable_video_still_writes_the_header(baselines, run_cli, tmp_path):
@@ -252,7 +296,7 @@ def test_no_forecastable_video_still_writes_the_header(baselines, run_cli, tmp_p
                            "--out", out)
     assert code == 1
     assert out.read_text().strip() == ",".join(OUTPUT_COLUMNS)
-    assert len(err.strip().splitlines()) == 2
+    assert len(err.strip().splitlines()) == 3
 
 
 @pytest.fixture

@@ -225,17 +225,28 @@ def _horizon(value: str) -> int:
     return h
 
 
+def _csv_target(value: str, option: str) -> Path:
+    """--out / --skipped: a CSV file in an existing folder (checked before any work)."""
+    out = Path(value)
+    if out.is_dir() or not out.parent.is_dir():
+        raise DataError(out, "is a folder" if out.is_dir() else "its folder does not exist",
+                        expected=f"{option} naming a CSV file in an existing folder")
+    return out
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ytlstm.predict import forecast_csv
+    from ytlstm.predict import _model_call, forecast_csv, skip_summary, skipped_table
     from ytlstm.outputs import default_models_dir
     from ytlstm.saved import find_model, load_model
 
     horizon = _horizon(args.horizon)
     country = args.country.upper()
+    skipped_file = _csv_target(args.skipped, "--skipped") if args.skipped else None
+    out_file = None if args.out in (None, "-") else _csv_target(args.out, "--out")
     models = Path(args.models_dir) if args.models_dir else default_models_dir(country)
     model = load_model(find_model(args.model, models))
     if horizon != 1 or args.intervals:
-        model.load_horizon(horizon, args.intervals)
+        _model_call(model, lambda: model.load_horizon(horizon, args.intervals))
     trained_on = model.metadata.get("country")
     if trained_on and str(trained_on).upper() != country:
         print(f"ytlstm: note: {model.name} was trained on {str(trained_on).upper()} data, "
@@ -246,16 +257,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"ytlstm: note: cleaning removed {sum(removed.values())} of "
               f"{result.report.rows_in} rows ("
               + ", ".join(f"{k}: {n}" for k, n in removed.items()) + ")", file=sys.stderr)
-    for video, reason in result.skipped.items():
-        print(f"ytlstm: cannot forecast video {video}: {reason}", file=sys.stderr)
-    if args.out in (None, "-"):
+    for line in skip_summary(result.skipped):
+        print(f"ytlstm: note: cannot forecast {line}", file=sys.stderr)
+    if skipped_file is not None:
+        skipped_table(result.skipped).to_csv(skipped_file, index=False)
+        print(f"ytlstm: note: {len(result.skipped)} videos not forecast, each with its reason "
+              f"-> {skipped_file}", file=sys.stderr)
+    elif result.skipped:
+        print("ytlstm: note: every video not forecast and its reason: --skipped FILE",
+              file=sys.stderr)
+    if out_file is None:
         result.table.to_csv(sys.stdout, index=False)
     else:
-        out = Path(args.out)
-        if out.is_dir() or not out.parent.is_dir():
-            raise DataError(out, "is a folder" if out.is_dir() else "its folder does not exist",
-                            expected="--out naming a CSV file in an existing folder")
-        result.table.to_csv(out, index=False)
+        result.table.to_csv(out_file, index=False)
     ahead = "" if horizon == 1 else f", {horizon} days after their last day"
     if args.intervals:
         ahead += ", with " + " and ".join(f"{round(100 * lv):d}%" for lv in model.levels) + \
@@ -340,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "combination,\n  lstm_univariate_h, lstm_transfer_h (saved by "
                               "`ytlstm run` when the study has horizons).\n"
                               "exit status: 0 every video forecast, 1 some could not be "
-                              "(reasons on stderr), 2 bad input or model.",
+                              "(one line per reason on stderr,\n  every video with "
+                              "--skipped FILE), 2 bad input or model (one line).",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True,
                    help="a model name in --models-dir (e.g. lstm_multivariate, naive) or the "
@@ -349,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="daily statistics in the Kaggle format (the columns of XXvideos.csv); "
                         "each video's last 7 consecutive trending days are the inputs")
     p.add_argument("--out", default=None, help="output CSV (default: standard output)")
+    p.add_argument("--skipped", default=None, metavar="FILE",
+                   help="write every video that could not be forecast, with its reason, to "
+                        "this CSV (video_id, reason_kind, reason); stderr shows one line per "
+                        "kind of reason with a count and examples")
     p.add_argument("--country", default="US",
                    help="the country of the videos (default: US); chooses the default "
                         "--models-dir, and a model trained on another country is named")

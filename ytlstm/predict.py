@@ -10,9 +10,15 @@ study at that horizon, :meth:`ytlstm.saved.SavedModel.predict_horizon`). ``inter
 the split-conformal forecast intervals saved with the model (columns ``lower_80``,
 ``upper_80``, ``lower_95``, ``upper_95`` for the study's levels).
 
-A video gets no forecast, with a reason, when its last run of consecutive days is shorter
-than the window, when views fall inside those days (a data error, as in the study), or when
-cleaning removed its rows (all of them, or its latest ones).
+A video gets no forecast, with a reason (a :class:`Reason`: its text and its kind, one of
+:data:`SKIP_KINDS`), when its last run of consecutive days is shorter than the window, when
+views fall inside those days (a data error, as in the study), when cleaning removed its rows
+(all of them, or its latest ones), or when the model gives no finite forecast.
+:func:`skip_summary` sums them up in one line per kind (``ytlstm predict`` prints these;
+``--skipped FILE`` writes every video and its reason, :func:`skipped_table`).
+
+Any failure of the model itself while forecasting (a tampered folder that loaded but cannot
+predict) is a one-line :class:`~ytlstm.errors.ModelError` naming the model's folder.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import pandas as pd
 
 from ytlstm.data import (COUNT_COLUMNS, VIDEO_ID_PATTERN, CleaningReport, add_runs, clean,
                          read_videos)
-from ytlstm.errors import DataError
+from ytlstm.errors import DataError, ModelError
 from ytlstm.windows import COUNT_FEATURES, Windows
 
 #: Columns of the forecast table, in order (``intervals`` appends ``lower_<level>``,
@@ -40,6 +46,51 @@ def interval_columns(levels) -> tuple[str, ...]:
     for lv in levels:
         out += [f"lower_{round(100 * float(lv)):d}", f"upper_{round(100 * float(lv)):d}"]
     return tuple(out)
+
+
+#: Kinds of reasons a video gets no forecast, and how :func:`skip_summary` words them.
+SKIP_KINDS = {
+    "too_few_days": "fewer consecutive trending days at the end than the model's window",
+    "views_fell": "views fell within the last days of the window (a data error)",
+    "all_rows_removed": "every row removed by cleaning",
+    "latest_rows_removed": "the latest rows removed by cleaning",
+    "no_finite_forecast": "the model gave no finite forecast",
+}
+
+
+class Reason(str):
+    """Why a video gets no forecast: the text, with its :data:`SKIP_KINDS` key as ``kind``."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> "Reason":
+        if kind not in SKIP_KINDS:
+            raise ValueError(f"unknown kind of reason {kind!r}")
+        obj = super().__new__(cls, text)
+        obj.kind = kind
+        return obj
+
+
+def skip_summary(skipped: dict[str, str], examples: int = 3) -> list[str]:
+    """One line per kind of reason, most frequent first: the count, the kind and the first
+    ``examples`` videos, e.g. ``"3 videos: every row removed by cleaning (e.g. a, b, c)"``."""
+    groups: dict[str, list[str]] = {}
+    for video, reason in skipped.items():
+        groups.setdefault(getattr(reason, "kind", "other"), []).append(video)
+    lines = []
+    for kind, videos in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        shown = ", ".join(videos[:examples]) + (", ..." if len(videos) > examples else "")
+        lines.append(f"{len(videos)} video{'s' if len(videos) != 1 else ''}: "
+                     f"{SKIP_KINDS.get(kind, 'other reasons')} (e.g. {shown})")
+    return lines
+
+
+def skipped_table(skipped: dict[str, str]) -> pd.DataFrame:
+    """Every video with no forecast: ``video_id``, ``reason_kind``, ``reason``."""
+    return pd.DataFrame({"video_id": list(skipped),
+                         "reason_kind": [getattr(r, "kind", "other") for r in skipped.values()],
+                         "reason": [str(r) for r in skipped.values()]},
+                        columns=["video_id", "reason_kind", "reason"])
 
 
 def _day(d) -> str:
@@ -74,15 +125,16 @@ def prediction_windows(frame: pd.DataFrame, window: int = 7) -> tuple[Windows, d
             if first > 0 and vid[first - 1] == vid[L]:
                 missing = pd.Timestamp(dates[first]) - pd.Timedelta(days=1)
                 reason += f" (no row for {_day(missing)})"
-            skipped[v] = reason
+            skipped[v] = Reason(reason, "too_few_days")
             continue
         idx = np.arange(L - window + 1, L + 1)
         falls = idx[1:][dec[idx[1:]]]
         if falls.size:
             j = int(falls[0])
-            skipped[v] = (f"views fell from {int(views[j - 1])} on {_day(dates[j - 1])} to "
-                          f"{int(views[j])} on {_day(dates[j])} within its last {window} days "
-                          "(a data error; no forecast is made from such days)")
+            skipped[v] = Reason(f"views fell from {int(views[j - 1])} on {_day(dates[j - 1])} "
+                                f"to {int(views[j])} on {_day(dates[j])} within its last "
+                                f"{window} days (a data error; no forecast is made from such "
+                                "days)", "views_fell")
             continue
         keep.append(L)
     last_rows = np.asarray(keep, dtype=np.int64)
@@ -130,13 +182,14 @@ def _cleaning_reasons(raw: pd.DataFrame, kept: pd.DataFrame) -> dict[str, str]:
             last_raw, last_kept = g["date"].max(), kept_last[str(v)]
             if last_raw > last_kept:
                 late = sorted(set(r[(g["date"] > last_kept).to_numpy()]) - {""})
-                out[str(v)] = (f"its latest row(s), after {_day(last_kept)} up to "
-                               f"{_day(last_raw)}, were removed by cleaning "
-                               f"({', '.join(late)}); the forecast would not be for the day "
-                               "after its last row")
+                out[str(v)] = Reason(f"its latest row(s), after {_day(last_kept)} up to "
+                                     f"{_day(last_raw)}, were removed by cleaning "
+                                     f"({', '.join(late)}); the forecast would not be for the "
+                                     "day after its last row", "latest_rows_removed")
             continue
         rules = ", ".join(f"{k}: {n}" for k, n in r.value_counts().sort_index().items())
-        out[str(v)] = f"all {len(g)} of its row(s) were removed by cleaning ({rules})"
+        out[str(v)] = Reason(f"all {len(g)} of its row(s) were removed by cleaning ({rules})",
+                             "all_rows_removed")
     return out
 
 
@@ -177,11 +230,15 @@ def forecast(model, raw: pd.DataFrame, source: str = "", horizon: int = 1,
     skipped.update(too_short)
     rows = pd.DataFrame(columns=columns)
     if windows is not None and len(windows):
-        pred = np.asarray(model.predict(windows) if plain
-                          else model.predict_horizon(windows, horizon), dtype=np.float64)
+        pred = _model_call(model, lambda: np.asarray(
+            model.predict(windows) if plain else model.predict_horizon(windows, horizon),
+            dtype=np.float64))
+        if pred.shape != (len(windows),):
+            raise ModelError(f"{getattr(model, 'path', model.name)}: the model gave "
+                             f"{pred.shape} forecasts for {len(windows)} videos")
         ok = np.isfinite(pred)
         for v in windows.video_id[~ok]:
-            skipped[str(v)] = "the model gave no finite forecast"
+            skipped[str(v)] = Reason("the model gave no finite forecast", "no_finite_forecast")
         last = windows.target_date - np.timedelta64(1, "D")
         target = last + np.timedelta64(horizon, "D")
         cols = {"video_id": windows.video_id, "last_date": [_day(d) for d in last],
@@ -189,10 +246,23 @@ def forecast(model, raw: pd.DataFrame, source: str = "", horizon: int = 1,
                 "views_last_day": windows.views[:, -1].astype(np.int64), "forecast_views": pred,
                 "model": model.name}
         if intervals:
-            cols.update(model.intervals(windows, pred, horizon))
+            cols.update(_model_call(model, lambda: model.intervals(windows, pred, horizon)))
         rows = pd.DataFrame(cols)[columns][ok].reset_index(drop=True)
     skipped = dict(sorted(skipped.items()))
     return Forecasts(rows, skipped, report)
+
+
+def _model_call(model, call):
+    """``call()``, any failure of the model a one-line :class:`ModelError` naming its folder
+    (a tampered model that loaded may still fail when used)."""
+    try:
+        return call()
+    except (DataError, ModelError):
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a malformed model raises
+        raise ModelError(f"{getattr(model, 'path', model.name)}: cannot forecast with this "
+                         f"model ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+                         ) from None
 
 
 def forecast_csv(model, path: str | Path, horizon: int = 1,

@@ -8,9 +8,12 @@ them data, none of them code (no pickle; see :mod:`ytlstm.safeio`):
   scikit-learn estimator it holds (``model.transform__x_scaler.skops``, ...);
 * a **neural** model (univariate, multivariate or transfer-learned LSTM): the
   :class:`~ytlstm.windows.FeatureTransform` fitted on the training windows as
-  ``transform.json`` and skops files, and one Keras file ``seed_<s>.keras`` per seed (loaded
-  with ``safe_mode=True``: no Python code in a network is run); the prediction is the seed ensemble
-  ``expm1(mean over seeds of log1p(views))``, as :attr:`ytlstm.families.Fitted.ensemble`;
+  ``transform.json`` and skops files, and one Keras file ``seed_<s>.keras`` per seed (read by
+  :func:`_read_network`: Keras never deserializes it; the package builds its own Input, LSTM,
+  Dense network after checking the file's ``config.json`` describes it, and gives it the
+  weights read at their expected shapes, so no layer or code named in a file is used); the
+  prediction is the seed ensemble ``expm1(mean over seeds of log1p(views))``, as
+  :attr:`ytlstm.families.Fitted.ensemble`;
 * the **per-cluster** model ``lstm_cluster``: ``metadata.json`` with the k-means centroids
   of the growth-curve shapes and one neural sub-folder per cluster (``cluster_<c>/``, or
   ``global/``, the global univariate LSTM, for the clusters too small to train).
@@ -21,8 +24,13 @@ data's content hash and country, the seeds, the forecast origin whose training w
 fitted it (``origin``, its dates in ``origin_info``, ``n_train_windows``) and the package
 version. :func:`load_model` refuses a folder written by another major.minor
 version of ytlstm, one with a file missing, and one holding any file it does not list or
-whose kind is not JSON, ``.npz``, skops or ``.keras`` (e.g. a ``model.pkl``), with a one-line
-:class:`~ytlstm.errors.ModelError`, before reading any file but ``metadata.json``.
+whose kind is not JSON, ``.npz``, skops or ``.keras`` (e.g. a ``model.pkl``), or that is not
+a regular file, with a one-line :class:`~ytlstm.errors.ModelError`, before reading any file but
+``metadata.json``. Every file is then read with the limits and checks of :mod:`ytlstm.safeio`,
+and every metadata number that sets a loop or an allocation (``window``, ``seeds``,
+``outputs``, ``max_horizon``, ``levels``, centroids, LSTM units) is range-checked before use
+(:data:`MAX_WINDOW`, :data:`MAX_SEEDS`...). Anything else a tampered folder makes fail while
+loading is caught by :func:`load_model` and reported in one line naming the folder.
 
 :func:`export_models` writes every final model of a :class:`~ytlstm.study.Study` under
 ``_build/models/<CC>/<model name>/``: the models of the last chronological forecast origin
@@ -844,30 +852,56 @@ def _write_cluster(folder: Path, study, o, fitted, params: dict, common: dict,
 
 # --------------------------------------------------------------------------- loading
 
-def _read_metadata(path: Path) -> dict:
+#: Ranges of the metadata numbers that set a loop or an allocation when a model is loaded or
+#: used: the window length, seeds (one network each), horizons, levels, clusters, units.
+MAX_WINDOW = 60
+MAX_SEEDS = 100
+MAX_LEVELS = 10
+MAX_CLUSTERS = 100
+MAX_UNITS = 4096
+MAX_CHANNELS = 10_000
+#: The members of a ``.keras`` file the package writes; a network is read from them only.
+KERAS_MEMBERS = frozenset({"config.json", "metadata.json", "model.weights.h5"})
+#: The layers of :func:`ytlstm.models.build_lstm` as ``.keras`` names them.
+KERAS_LAYERS = (("keras.layers", "InputLayer"), ("keras.layers", "LSTM"),
+                ("keras.layers", "Dense"))
+
+
+def _whole(value: Any, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _read_metadata(path: Path, cluster_member: bool = False) -> dict:
     if not path.exists():
         raise ModelError(f"{path}: no such saved model folder")
     if not path.is_dir():
         raise ModelError(f"{path}: not a folder; expected a saved model folder with {METADATA}")
     mfile = path / METADATA
-    if not mfile.is_file() or mfile.is_symlink():
+    if not mfile.exists() and not mfile.is_symlink():
         raise ModelError(f"{mfile}: file not found; expected a saved model folder "
                          "(written by `ytlstm export-models` or ytlstm.saved.save_model)")
+    raw = safeio.read_bytes(mfile, safeio.MAX_JSON_BYTES)    # a regular file, not a link
     try:
-        meta = json.loads(mfile.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"{mfile}: unreadable ({' '.join(str(e).split())}); expected the "
-                         "JSON metadata of a saved model") from None
+        meta = safeio.parse_json(raw, str(mfile))
+    except ModelError as e:
+        raise ModelError(f"{mfile}: unreadable ({str(e).removeprefix(f'{mfile}: ')}); "
+                         "expected the JSON metadata of a saved model") from None
     if not isinstance(meta, dict):
         raise ModelError(f"{mfile}: not a JSON object; expected the metadata of a saved model")
     missing = [k for k in ("name", "kind", "package_version", "window", "files") if k not in meta]
     if missing:
         raise ModelError(f"{mfile}: missing field(s) {', '.join(missing)}")
     files = meta["files"]
-    if not isinstance(files, list) or not all(isinstance(f, str) and f and "/" not in f
-                                              and "\\" not in f and f not in (".", "..")
-                                              for f in files):
+    if not isinstance(files, list) or len(files) > safeio.MAX_FOLDER_ENTRIES or not all(
+            isinstance(f, str) and f and "/" not in f and "\\" not in f and f not in (".", "..")
+            and len(f) <= 255 for f in files):
         raise ModelError(f"{mfile}: field files is not a list of file names in the folder")
+    if not isinstance(meta["kind"], str) or not isinstance(meta["name"], str) or \
+            len(meta["name"]) > 200:
+        raise ModelError(f"{mfile}: fields name and kind are not short strings")
+    if cluster_member and meta["kind"] != "neural":
+        raise ModelError(f"{mfile}: a {str(meta['kind'])[:40]} model inside a per-cluster "
+                         "model; expected a neural one")
     # before anything but metadata.json is read: nothing the folder does not list, and
     # nothing but data (JSON, .npz, skops, .keras; sub-folders only for lstm_cluster)
     subfolders = set(files) if meta["kind"] == "cluster" else set()
@@ -876,21 +910,30 @@ def _read_metadata(path: Path) -> dict:
     unexpected = safeio.unexpected_files(path, listed, subfolders)
     if refused or unexpected:
         names = sorted(set(refused) | set(unexpected))
-        raise ModelError(f"{path}: unexpected file(s) {', '.join(names)}; a saved model holds "
-                         "only metadata.json and the JSON, .npz, skops and .keras files it "
-                         "lists (nothing was loaded; pickles are never loaded: re-export the "
-                         "model with `ytlstm export-models`)")
-    version = str(meta["package_version"])
+        raise ModelError(f"{path}: unexpected file(s) {', '.join(names)[:300]}; a saved model "
+                         "holds only metadata.json and the regular JSON, .npz, skops and "
+                         ".keras files it lists (nothing was loaded; pickles are never loaded: "
+                         "re-export the model with `ytlstm export-models`)")
+    version = str(meta["package_version"])[:40]
     if _major_minor(version) != _major_minor(_version()):
         raise ModelError(f"{mfile}: saved by ytlstm {version}, this is ytlstm {_version()}; "
                          "expected the same major.minor version (re-export the models with "
                          "`ytlstm export-models`)")
     if meta.get("format", FORMAT) != FORMAT:
-        raise ModelError(f"{mfile}: folder format {meta.get('format')}; expected {FORMAT} "
-                         "(re-export the models with `ytlstm export-models`)")
+        raise ModelError(f"{mfile}: folder format {str(meta.get('format'))[:40]}; expected "
+                         f"{FORMAT} (re-export the models with `ytlstm export-models`)")
+    if not _whole(meta["window"], 2, MAX_WINDOW):
+        raise ModelError(f"{mfile}: window {str(meta['window'])[:40]}; expected a whole number "
+                         f"of days from 2 to {MAX_WINDOW}")
+    seeds = meta.get("seeds", [])
+    if not isinstance(seeds, list) or len(seeds) > MAX_SEEDS or \
+            not all(_whole(x, 0, 2**32 - 1) for x in seeds) or len(set(seeds)) != len(seeds):
+        raise ModelError(f"{mfile}: seeds {str(seeds)[:60]}; expected at most {MAX_SEEDS} "
+                         "distinct whole numbers from 0 to 2**32-1")
     absent = [f for f in files if not (path / f).exists()]
     if absent:
-        raise ModelError(f"{path}: missing file(s) {', '.join(absent)} listed in {METADATA}")
+        raise ModelError(f"{path}: missing file(s) {', '.join(absent)[:300]} listed in "
+                         f"{METADATA}")
     return meta
 
 
@@ -899,16 +942,20 @@ def _read_calibration(path: Path, meta: dict) -> dict[tuple[int, float], tuple[f
     checked to hold every horizon 1..H and level of ``metadata.json``."""
     info = meta["horizons"]
     f = path / CALIBRATION
+    spec = safeio.load_json(f)
     try:
-        spec = json.loads(f.read_text(encoding="utf-8"))
+        rows = spec["quantiles"]
+        if not isinstance(rows, list) or len(rows) > safeio.MAX_HORIZON * MAX_LEVELS:
+            raise ValueError(f"quantiles is not a list of at most "
+                             f"{safeio.MAX_HORIZON * MAX_LEVELS} rows")
         out = {}
-        for r in spec["quantiles"]:
+        for r in rows:
             lo, hi = float(r["lower_q"]), float(r["upper_q"])
+            # infinite bounds are legitimate: too few residuals for the level
             if np.isnan(lo) or np.isnan(hi) or lo > hi:
-                raise ValueError(f"bounds {lo}, {hi} at horizon {r['horizon']}")
+                raise ValueError(f"bounds {lo}, {hi} at horizon {str(r['horizon'])[:20]}")
             out[(int(r["horizon"]), float(r["level"]))] = (lo, hi)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
-            ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise ModelError(f"{f}: cannot be loaded ({type(e).__name__}: "
                          f"{' '.join(str(e).split())[:200]}); expected the interval "
                          "calibration of the model") from None
@@ -923,25 +970,28 @@ def _read_calibration(path: Path, meta: dict) -> dict[tuple[int, float], tuple[f
 
 
 def _check_horizon_entry(path: Path, meta: dict) -> None:
-    """The ``horizons`` entry of ``metadata.json`` is complete and its files are listed."""
+    """The ``horizons`` entry of ``metadata.json`` is complete, in range, and its files are
+    listed."""
     mfile = path / METADATA
     outputs = meta.get("outputs", 1)
-    if not isinstance(outputs, int) or isinstance(outputs, bool) or outputs < 1:
-        raise ModelError(f"{mfile}: field outputs {outputs!r}; expected a whole number >= 1")
+    if not _whole(outputs, 1, safeio.MAX_HORIZON):
+        raise ModelError(f"{mfile}: field outputs {str(outputs)[:40]}; expected a whole number "
+                         f"from 1 to {safeio.MAX_HORIZON}")
     info = meta.get("horizons")
     if info is None:
         return
     try:
-        H, form = int(info["max_horizon"]), str(info["form"])
+        H, form = info["max_horizon"], str(info["form"])
         levels = [float(v) for v in info["levels"]]
-        ok = (H >= 1 and form in HORIZON_FORMS and all(0 < v < 1 for v in levels)
+        ok = (_whole(H, 1, safeio.MAX_HORIZON) and form in HORIZON_FORMS
+              and 1 <= len(levels) <= MAX_LEVELS and all(0 < v < 1 for v in levels)
               and info["calibration"] == CALIBRATION and CALIBRATION in meta["files"])
     except (KeyError, TypeError, ValueError):
         ok = False
     if not ok:
-        raise ModelError(f"{mfile}: malformed horizons entry; expected max_horizon, form "
-                         f"({', '.join(HORIZON_FORMS)}), levels and calibration "
-                         f"({CALIBRATION}, listed in files)")
+        raise ModelError(f"{mfile}: malformed horizons entry; expected max_horizon (1 to "
+                         f"{safeio.MAX_HORIZON}), form ({', '.join(HORIZON_FORMS)}), 1 to "
+                         f"{MAX_LEVELS} levels and calibration ({CALIBRATION}, listed in files)")
     kind = meta["kind"]
     outputs = int(meta.get("outputs", 1))
     if kind == "baseline":
@@ -958,12 +1008,93 @@ def _check_horizon_entry(path: Path, meta: dict) -> None:
             raise ModelError(f"{mfile}: a {form} network with {outputs} output(s) for horizons "
                              f"1..{H}; expected {H} outputs (multi-output) or 1 (recursive)")
     else:
-        raise ModelError(f"{mfile}: a {kind} model has no horizon models")
+        raise ModelError(f"{mfile}: a {str(kind)[:40]} model has no horizon models")
     _read_calibration(path, meta)
 
 
+def _network_units(config: Any, f: Path, window: int, n_channels: int, outputs: int) -> int:
+    """The LSTM units of a ``.keras`` configuration, checked to be the network
+    :func:`ytlstm.models.build_lstm` writes for this window, channels and outputs."""
+    def bad(what: str) -> ModelError:
+        return ModelError(f"{f}: cannot be loaded ({what}; expected the package's Input, LSTM, "
+                          "Dense network; nothing of it was run)")
+
+    inner = config.get("config") if isinstance(config, dict) else None
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise bad("no list of layers in config.json")
+    got = [(x.get("module"), x.get("class_name")) for x in layers]
+    top = (config.get("module"), config.get("class_name"))
+    if top != ("keras", "Sequential") or tuple(got) != KERAS_LAYERS:
+        names = ", ".join(str(c)[:30] for _, c in [top] + got)
+        raise bad(f"layers {names[:200]}")
+    inp, lstm, dense = (x.get("config") if isinstance(x.get("config"), dict) else {}
+                        for x in layers)
+    if inp.get("batch_shape") != [None, window, n_channels]:
+        raise bad(f"input shape {str(inp.get('batch_shape'))[:60]}, not "
+                  f"[None, {window}, {n_channels}] (window, channels of transform.json)")
+    units = lstm.get("units")
+    if not _whole(units, 1, MAX_UNITS):
+        raise bad(f"LSTM units {str(units)[:40]}, not a whole number from 1 to {MAX_UNITS}")
+    expected = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+                "return_sequences": False, "return_state": False, "go_backwards": False,
+                "stateful": False}
+    odd = [k for k, v in expected.items() if lstm.get(k) != v]
+    if dense.get("units") != outputs or dense.get("activation") != "linear" or \
+            dense.get("use_bias") is not True or odd:
+        raise bad(f"LSTM options {', '.join(odd) or 'as built'} and Dense units "
+                  f"{str(dense.get('units'))[:20]} (activation "
+                  f"{str(dense.get('activation'))[:20]}), not {outputs} linear output(s)")
+    return units
+
+
+def _h5_weights(raw: bytes, f: Path, shapes: dict[str, tuple[int, ...]]) -> list[np.ndarray]:
+    """The float32 arrays at ``shapes``' paths of a Keras weights file, each checked to have
+    its expected shape before it is read."""
+    import io
+
+    import h5py
+
+    out = []
+    try:
+        with h5py.File(io.BytesIO(raw), "r") as h:
+            for name, shape in shapes.items():
+                ds = h.get(name)
+                if not isinstance(ds, h5py.Dataset) or tuple(ds.shape) != shape or \
+                        ds.dtype != np.float32:
+                    got = (f"shape {tuple(ds.shape)} of {ds.dtype}"
+                           if isinstance(ds, h5py.Dataset) else "nothing")
+                    raise ModelError(f"{f}: cannot be loaded (weights {name}: {got}; expected "
+                                     f"float32 of shape {shape})")
+                out.append(np.asarray(ds[()], dtype=np.float32))
+    except ModelError:
+        raise
+    except Exception as e:  # noqa: BLE001 - h5py: a malformed file
+        raise ModelError(f"{f}: cannot be loaded (model.weights.h5: {type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]})") from None
+    return out
+
+
+def _read_network(f: Path, window: int, n_channels: int, outputs: int):
+    """A network of a ``.keras`` file, rebuilt with :func:`ytlstm.models.build_lstm`: the
+    archive is read in memory (never unpacked to disk; members and sizes bounded), its
+    ``config.json`` checked to describe that network (nothing in it reaches Keras' loader, so
+    it names no class or module that is looked up) and its weights read at their expected
+    shapes."""
+    data = safeio.read_bytes(f)
+    zf = safeio.open_zip(data, str(f), set(KERAS_MEMBERS))
+    config = safeio.parse_json(safeio.read_member(zf, "config.json", str(f)),
+                               f"{f} (config.json)")
+    units = _network_units(config, f, window, n_channels, outputs)
+    shapes = {"layers/lstm/cell/vars/0": (n_channels, 4 * units),
+              "layers/lstm/cell/vars/1": (units, 4 * units),
+              "layers/lstm/cell/vars/2": (4 * units,),
+              "layers/dense/vars/0": (units, outputs), "layers/dense/vars/1": (outputs,)}
+    weights = _h5_weights(safeio.read_member(zf, "model.weights.h5", str(f)), f, shapes)
+    return _network(weights, n_channels, window, units, outputs)
+
+
 def _load_neural(path: Path, meta: dict) -> NeuralModel:
-    from ytlstm.models import _keras
     from ytlstm.windows import FeatureTransform
 
     transform = safeio.read(path, "transform", meta["files"])
@@ -973,38 +1104,49 @@ def _load_neural(path: Path, meta: dict) -> NeuralModel:
     seeds = meta.get("seeds") or []
     if not seeds:
         raise ModelError(f"{path / METADATA}: no seeds; expected at least one network")
-    keras = _keras()
+    outputs = int(meta.get("outputs", 1))
+    if int(transform.horizons) != (outputs if outputs > 1 else 1):
+        raise ModelError(f"{path / 'transform.json'}: a transform of {transform.horizons} "
+                         f"horizon(s); expected {outputs} (outputs of {METADATA})")
+    n_channels = int(transform.n_channels)
+    if not 1 <= n_channels <= MAX_CHANNELS:
+        raise ModelError(f"{path / 'transform.json'}: {n_channels} channels; expected 1 to "
+                         f"{MAX_CHANNELS}")
     networks = []
     for s in seeds:
         f = path / f"seed_{int(s)}.keras"
-        if f.name not in meta["files"] or not f.is_file():
+        if f.name not in meta["files"]:
             raise ModelError(f"{f}: file not found (seed {s} of {METADATA})")
-        try:
-            # safe_mode: a network holding Python code (a Lambda layer) is refused, not run
-            net = keras.models.load_model(f, compile=False, safe_mode=True)
-        except Exception as e:  # noqa: BLE001
-            raise ModelError(f"{f}: cannot be loaded ({type(e).__name__}: "
-                             f"{' '.join(str(e).split())[:200]})") from None
-        expected = (None, int(meta["window"]), transform.n_channels)
-        if tuple(net.input_shape) != expected:
-            raise ModelError(f"{f}: network input shape {tuple(net.input_shape)}; expected "
-                             f"{expected} (window, channels of transform.json)")
-        outputs = int(meta.get("outputs", 1))
-        if tuple(net.output_shape) != (None, outputs) or int(transform.horizons) != (
-                outputs if outputs > 1 else 1):
-            raise ModelError(f"{f}: network output shape {tuple(net.output_shape)} with a "
-                             f"transform of {transform.horizons} horizon(s); expected "
-                             f"{(None, outputs)} (outputs of {METADATA})")
-        networks.append(net)
+        networks.append(_read_network(f, int(meta["window"]), n_channels, outputs))
     return NeuralModel(path, meta, transform, networks)
 
 
-def load_model(path: str | Path) -> SavedModel:
-    """Load a saved model folder; raises :class:`ModelError` if it is missing, incomplete,
-    holds a file it should not (checked before anything is loaded), or was written by
-    another major.minor version of ytlstm."""
-    path = Path(path)
-    meta = _read_metadata(path)
+def _load_cluster(path: Path, meta: dict) -> ClusterModel:
+    mfile = path / METADATA
+    try:
+        centroids = np.asarray(meta["centroids"], dtype=np.float64)
+        members = {int(c): sub for c, sub in meta["members"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        raise ModelError(f"{mfile}: no valid centroids and members") from None
+    if centroids.ndim != 2 or not 1 <= len(centroids) <= MAX_CLUSTERS or \
+            not np.isfinite(centroids).all() or set(members) != set(range(len(centroids))):
+        raise ModelError(f"{mfile}: {len(centroids)} centroids of shape "
+                         f"{centroids.shape[1:]} but members for clusters "
+                         f"{sorted(members)[:20]}; expected 1 to {MAX_CLUSTERS} finite "
+                         "centroids and one member per cluster")
+    if centroids.shape[1] != int(meta["window"]):
+        raise ModelError(f"{mfile}: centroids of {centroids.shape[1]} values; expected "
+                         f"{meta['window']} (one per input day: the growth-curve shape)")
+    if not all(isinstance(s, str) for s in members.values()) or \
+            not set(members.values()) <= set(meta["files"]):
+        raise ModelError(f"{mfile}: members are not all folders listed in files")
+    loaded = {sub: _load(path / sub, cluster_member=True)
+              for sub in sorted(set(members.values()))}
+    return ClusterModel(path, meta, centroids, {c: loaded[s] for c, s in members.items()})
+
+
+def _load(path: Path, cluster_member: bool = False) -> SavedModel:
+    meta = _read_metadata(path, cluster_member)
     _check_horizon_entry(path, meta)
     kind = meta["kind"]
     if kind == "baseline":
@@ -1018,24 +1160,24 @@ def load_model(path: str | Path) -> SavedModel:
     if kind == "neural":
         return _load_neural(path, meta)
     if kind == "cluster":
-        try:
-            centroids = np.asarray(meta["centroids"], dtype=np.float64)
-            members = {int(c): sub for c, sub in meta["members"].items()}
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise ModelError(f"{path / METADATA}: no valid centroids and members") from None
-        if centroids.ndim != 2 or set(members) != set(range(len(centroids))):
-            raise ModelError(f"{path / METADATA}: {len(centroids)} centroids but members for "
-                             f"clusters {sorted(members)}; expected one member per cluster")
-        if not set(members.values()) <= set(meta["files"]):
-            raise ModelError(f"{path / METADATA}: members {sorted(set(members.values()))} are "
-                             "not all listed in files")
-        loaded = {sub: load_model(path / sub) for sub in sorted(set(members.values()))}
-        for sub, m in loaded.items():
-            if not isinstance(m, NeuralModel):
-                raise ModelError(f"{path / sub}: a {m.kind} model; expected a neural one")
-        return ClusterModel(path, meta, centroids, {c: loaded[s] for c, s in members.items()})
-    raise ModelError(f"{path / METADATA}: unknown model kind {kind!r}; expected baseline, "
+        return _load_cluster(path, meta)
+    raise ModelError(f"{path / METADATA}: unknown model kind {kind[:40]!r}; expected baseline, "
                      "neural or cluster")
+
+
+def load_model(path: str | Path) -> SavedModel:
+    """Load a saved model folder; raises a one-line :class:`ModelError` naming the file if
+    it is missing, incomplete, holds a file it should not (checked before anything is
+    loaded), was written by another major.minor version of ytlstm, or holds anything that
+    is malformed, out of range or refused (see :mod:`ytlstm.safeio`)."""
+    path = Path(path)
+    try:
+        return _load(path)
+    except ModelError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever else a tampered folder causes
+        raise ModelError(f"{path}: cannot be loaded ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]})") from None
 
 
 def available_models(models_dir: str | Path = DEFAULT_MODELS_DIR) -> list[str]:
