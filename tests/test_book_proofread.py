@@ -251,7 +251,7 @@ def test_the_conclusions_say_what_the_tables_say():
                 f"{R.fmt_pct(g['coverage'].max())}")
         assert want in beyond, want
 
-    limits = section("conclusions", "Limitations")
+    limits = section("conclusions", "Threats to validity")
     sizes = table("chosen").query("design == 'chronological'")["grid_size"]
     grid = f"{sizes.min()} to {sizes.max()}" if sizes.min() != sizes.max() else f"{sizes.min()}"
     assert f"({grid} configurations per learned family)" in limits
@@ -267,3 +267,40 @@ def test_methods_say_when_each_protocol_version_was_written():
     assert "written after version 1's test result was known" in text
     lr = f"{StudyConfig().gbm_learning_rate:g}"
     assert f"the learning rate of gradient boosting was raised from 0.05 to {lr}" in text
+
+
+def _country_answers():
+    """Each book country's answers, recomputed from its own tables (:mod:`ytlstm.answers`)."""
+    from ytlstm import answers as A
+    from ytlstm.outputs import BOOK_COUNTRIES
+
+    def reader(country):
+        folder = RESULTS if country == BOOK_COUNTRIES[0] else RESULTS / country
+        return lambda name: pd.read_csv(folder / f"{name}.csv")
+
+    return {c: (A.day8(reader(c)), A.version3(reader(c))) for c in BOOK_COUNTRIES}
+
+
+def test_both_countries_answers_are_the_tables_answers():
+    """The replication's and version 3's sentences in the key results, the replication chapter
+    and the conclusions are rebuilt from each country's tables, with the verdict words of
+    ``equivalence.csv`` and ``paired_test.csv``."""
+    from ytlstm import answers as A
+
+    got = _country_answers()
+    agree = words(A.agreement({c: a for c, (a, _) in got.items()},
+                              {c: v for c, (_, v) in got.items()}))
+    places = {"intro": words(reader_view("intro").get_text(" ")),
+              "replication": section("replication", "The United States and Great Britain"),
+              "conclusions": section("conclusions", "Does the answer hold?")}
+    for where, text in places.items():
+        for country, (a, v) in got.items():
+            assert words(A.day8_sentence(country, a)) in text, (where, country)
+            # the verdict words are set in italics (Markdown *...*): the page shows the words
+            assert words(A.version3_sentence(v).replace("*", "")) in text, (where, country)
+            for metric in ("mae", "mase"):
+                eq = pd.read_csv((RESULTS if country == "US" else RESULTS / country)
+                                 / "equivalence.csv")
+                word = eq.query("metric == @metric and role == 'primary'")["verdict"].iloc[0]
+                assert v[metric]["verdict"] == word
+        assert agree in text, where
