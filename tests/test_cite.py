@@ -220,3 +220,29 @@ def test_built_chapters_end_with_their_citation(docname):
     assert re.sub(r"[{}]", "", entry.fields["booktitle"]) == REAL_CFF["title"]
     _, book = cite.cff_urls(REAL_CFF)
     assert entry.fields.get("url") == (f"{book}{docname}.html" if book else None)
+
+
+def test_the_single_page_build_of_the_pdf_has_every_chapters_citation(tmp_path):
+    """tools/pdf.py prints the singlehtml build: the citations are part of the read
+    documents, so they are in it too."""
+    from sphinx.application import Sphinx
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "CITATION.cff").write_text(yaml.safe_dump(SET, sort_keys=False))
+    (src / "_toc.yml").write_text(yaml.safe_dump(
+        {"root": "index", "chapters": [{"file": "chap_a"}, {"file": "chap_b"}]}))
+    (src / "conf.py").write_text(f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r})\n"
+                                 "extensions = ['ytlstm_cite']\n")
+    (src / "index.rst").write_text("Book\n====\n\n.. toctree::\n\n   chap_a\n   chap_b\n")
+    for name in ("chap_a", "chap_b"):
+        (src / f"{name}.rst").write_text(f"Title {name}\n=============\n\nText.\n")
+    out = tmp_path / "single"
+    app = Sphinx(str(src), str(src), str(out), str(tmp_path / "dt"), "singlehtml",
+                 status=io.StringIO(), warning=io.StringIO())
+    app.build()
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    blocks = [b.get_text() for b in soup.select("section.ytlstm-cite-chapter div.highlight pre")]
+    assert [parse_one(b)[0] for b in blocks] == ["ytlstm2026chapa", "ytlstm2026chapb"]
+    assert [parse_one(b)[1].fields["url"] for b in blocks] == \
+        [f"{BOOK}/chap_a.html", f"{BOOK}/chap_b.html"], "the published pages, not the PDF's"
