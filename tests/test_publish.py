@@ -40,6 +40,8 @@ HTML_FILES = {
     "_images/fig.png": "png",
     "_data/metrics.csv": "model,mae\nnaive,1\n",
     "_sources/book/data.md": "# Data",
+    # a theme's template copied as a static file (pydata-sphinx-theme does): not a page
+    "_static/webpack-macros.html": "<link href=\"{{ pathto('_static/x.css', 1) }}\">",
 }
 OTHER_BUILD = {            # the rest of _build/: never published
     "cache/tuning-abc.pkl": "pickle",

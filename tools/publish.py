@@ -65,10 +65,13 @@ def local_target(page: Path, link: str) -> Path | None:
 
 
 def broken_links(html_dir: Path) -> list[str]:
-    """``page: link`` for every relative link or source that names no file of the tree."""
+    """``page: link`` for every relative link or source of a page that names no file of the
+    tree (the pages, not the ``.html`` templates themes copy into ``_static/``)."""
     html_dir = html_dir.resolve()
     broken = []
     for page in sorted(html_dir.rglob("*.html")):
+        if page.relative_to(html_dir).parts[0] == "_static":
+            continue
         parser = _Links()
         parser.feed(page.read_text(encoding="utf-8", errors="replace"))
         for link in dict.fromkeys(parser.links):
