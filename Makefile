@@ -10,7 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_DIR ?= $(or $(YTLSTM_DATA_DIR),data/raw)
-COUNTRY ?= US
+# The book runs the study on every one of these countries (ytlstm.outputs.BOOK_COUNTRIES).
+COUNTRIES ?= US GB
 export YTLSTM_DATA_DIR := $(abspath $(DATA_DIR))
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
@@ -33,10 +34,11 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 data: $(STAMP)
-	$(PY) -m ytlstm download --if-missing --country $(COUNTRY) --data-dir "$(YTLSTM_DATA_DIR)"
+	for c in $(COUNTRIES); do \
+		$(PY) -m ytlstm download --if-missing --country $$c --data-dir "$(YTLSTM_DATA_DIR)"; done
 
 results: $(STAMP) data
-	$(PY) -m ytlstm run --country $(COUNTRY)
+	for c in $(COUNTRIES); do $(PY) -m ytlstm run --country $$c; done
 
 test: $(STAMP) data unit integration book-strict book-check
 

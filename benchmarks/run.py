@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -43,14 +44,33 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results.json"
 
 
-def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
-    """Run a command; returns (seconds, peak RSS of the children in MiB)."""
+def run(cmd: list[str], cwd: Path, env: dict, log: list[str] | None = None) -> tuple[float, float]:
+    """Run a command; returns (seconds, peak RSS of the children in MiB). With ``log``, its
+    standard output lines are appended there."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.run(cmd, cwd=cwd, env=env, check=True, text=True,
+                       stdout=subprocess.PIPE if log is not None else subprocess.DEVNULL)
+    if log is not None:
+        log.extend(p.stdout.splitlines())
     seconds = time.perf_counter() - t0
     peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     return seconds, peak
+
+
+#: The study's progress line closing each batch of networks (ytlstm.training.run_tasks).
+BATCH = re.compile(r"(\d+) networks trained in ([\d.]+) s: (\d+) network-epochs")
+
+
+def study_rate(lines: list[str]) -> tuple[float, float, int]:
+    """From a study's progress lines: seconds spent training batches of networks, the
+    network-epochs trained, and the number of batches."""
+    seconds, epochs, n = 0.0, 0, 0
+    for line in lines:
+        m = BATCH.search(line)
+        if m:
+            seconds, epochs, n = seconds + float(m.group(2)), epochs + int(m.group(3)), n + 1
+    return seconds, epochs, n
 
 
 def _real_windows():
@@ -178,35 +198,63 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["make", "--no-print-directory", "mathjax"], cwd=clone, env=env,
                        check=True, stdout=subprocess.DEVNULL)
         book = [py, "-m", "ytlstm", "book"]
-        study = [py, "-m", "ytlstm", "run", "--quiet"]
+        from ytlstm.outputs import BOOK_COUNTRIES
 
-        def measure(name: str, *cmds: list[str]) -> None:
+        studies = {c: [py, "-m", "ytlstm", "run", "--country", c] for c in BOOK_COUNTRIES}
+
+        def measure(name: str, *cmds: list[str], log: list[str] | None = None) -> float:
             total, peak = 0.0, 0.0
             for c in cmds:
-                s, p = run(c, clone, env)
+                s, p = run(c, clone, env, log)
                 total, peak = total + s, max(peak, p)
             rows.append({"measurement": name, "value": round(total, 1), "unit": "s",
                          "peak_rss_mib": round(peak)})
             print(f"{name:<40} {total:8.1f} s   peak {peak:6.0f} MiB", flush=True)
+            return total
 
-        measure("book from scratch (study + build)", study, book)
-        measure("rebuild, nothing changed", study, book)
+        scratch = 0.0
+        engine_rate = 1 / tc["s_per_network_epoch"]["engine"]   # one process, 5 seeds together
+        for c, cmd in studies.items():      # each country's study from scratch, then the build
+            lines: list[str] = []
+            scratch += measure(f"study from scratch, {c}", cmd, log=lines)
+            seconds, epochs, batches = study_rate(lines)
+            if seconds:
+                rate = epochs / seconds
+                workers = os.cpu_count() or 1
+                for name, value, unit in (
+                        (f"study {c}: network-epochs trained", epochs, "network-epochs"),
+                        (f"study {c}: training rate", round(rate, 1), "network-epochs/s"),
+                        (f"study {c}: rate per worker / engine's rate",
+                         round(rate / workers / engine_rate, 3), "ratio")):
+                    rows.append({"measurement": name, "value": value, "unit": unit,
+                                 "peak_rss_mib": ""})
+                    print(f"{name:<50} {value:>10} {unit}", flush=True)
+        scratch += measure("book build after the studies", book)
+        rows.append({"measurement": "book from scratch (studies + build)",
+                     "value": round(scratch, 1), "unit": "s", "peak_rss_mib": ""})
+        print(f"{'book from scratch (studies + build)':<40} {scratch:8.1f} s", flush=True)
+        every = [*studies.values(), book]
+        measure("rebuild, nothing changed", *every)
         chapter = clone / "book" / "methods.md"
         chapter.write_text(chapter.read_text() + "\n<!-- touched by the benchmark -->\n")
-        measure("rebuild after touching a chapter", study, book)
+        measure("rebuild after touching a chapter", *every)
         module = clone / "ytlstm" / "plots.py"
         module.write_text(module.read_text() + "\n# touched by the benchmark\n")
-        measure("rebuild after editing ytlstm/plots.py", study, book)
+        measure("rebuild after editing ytlstm/plots.py", *every)
 
         import pandas as pd
 
-        timings = clone / "_build" / "results" / "timings.csv"
-        if timings.exists():        # the study's stages, as computed from scratch
+        from ytlstm.outputs import default_results_dir
+
+        for c in BOOK_COUNTRIES:     # each study's stages, as computed from scratch
+            timings = clone / default_results_dir(c) / "timings.csv"
+            if not timings.exists():
+                continue
             for r in pd.read_csv(timings).itertuples():
-                rows.append({"measurement": f"study stage {r.stage} (from scratch)",
+                rows.append({"measurement": f"study {c} stage {r.stage} (from scratch)",
                              "value": round(float(r.seconds), 1), "unit": "s",
                              "peak_rss_mib": ""})
-                print(f"study stage {r.stage:<28} {float(r.seconds):8.1f} s")
+                print(f"study {c} stage {r.stage:<25} {float(r.seconds):8.1f} s")
         training = pd.read_csv(clone / "_build" / "results" / "training.csv")
         windows = pd.read_csv(clone / "_build" / "results" / "split.csv")
         n_train = int(windows.loc[windows.part == "train", "windows"].iloc[0])

@@ -98,7 +98,7 @@ def test_bad_config_file_is_one_line(tmp_path, run_cli):
     cfg.write_text(json.dumps({"no_such_field": 1}))
     code, _, err = run_cli("run", "--data-dir", files.folder, "--country", "GB", "--quiet",
                            "--config", cfg, "--out", tmp_path / "o", "--no-models")
-    assert "unknown configuration field 'no_such_field'" in _one_line(code, err)
+    assert "c.json: no_such_field: unknown field" in _one_line(code, err)
 
 
 # --------------------------------------------------------------------------- predict

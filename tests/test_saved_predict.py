@@ -445,7 +445,7 @@ N_VIDEOS = 300
 #: that origin one cluster of growth curves is trained and the other served by the global
 #: univariate LSTM, so both paths of lstm_cluster are saved and reloaded.
 STUDY_CONFIG = dict(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",), target_grid=("drift",),
-                    max_epochs=3, patience=2, bootstrap_reps=50, cluster_k_grid=(2, 3),
+                    max_epochs=3, patience=2, bootstrap_reps=50, v3_bootstrap_reps=500, cluster_k_grid=(2, 3),
                     min_windows_per_part=20, n_origins=2)
 NEURAL = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_cluster")
 BASELINES = ("naive", "drift", "szabo_huberman", "linear_ar", "gbm", "combination")

@@ -14,7 +14,7 @@ from kaggle_files import write_country
 from ytlstm.config import StudyConfig
 from ytlstm.evaluate import holm
 from ytlstm.families import LSTM_FAMILIES
-from ytlstm.names import BASELINES
+from ytlstm.names import BASELINES, COMBINED
 from ytlstm.report import read_predictions
 from ytlstm.study import run_study
 
@@ -25,7 +25,7 @@ CONFIG = StudyConfig(seeds=(0, 1), units_grid=(8,), loss_grid=("mae",), target_g
                      tuning_seeds=1, drift_k_grid=(1, 2), drift_damping_grid=(1.0,),
                      baseline_loss_grid=("squared",), linear_inputs_grid=("univariate",),
                      gbm_leaves_grid=(7,), gbm_max_iter=30, max_epochs=3, patience=2,
-                     bootstrap_reps=50, cluster_k_grid=(2, 3),
+                     bootstrap_reps=50, v3_bootstrap_reps=500, cluster_k_grid=(2, 3),
                      min_windows_per_part=20)   # the smallest part here has ~90 windows
 ORIGINS = tuple(f"origin {b}" for b in range(1, CONFIG.n_origins + 1))
 #: The families that choose a configuration on validation.
@@ -300,6 +300,10 @@ def test_interval_coverage_is_computed_from_the_bounds(runs, tables):
     assert list(cov.columns) == ["model", "horizon", "level", "coverage", "mean_width",
                                  "interval_score", "n_windows"]
     t = pred[pred["split"] == "horizon_test"]
+    # the v3 combination has no intervals: no bounds, no coverage row
+    assert t.loc[t["model"] == COMBINED, ["lower_80", "upper_95"]].isna().all().all()
+    assert COMBINED not in set(cov["model"])
+    t = t[t["model"] != COMBINED]
     for lv, tag in ((0.8, "80"), (0.95, "95")):
         inside = (t["y_true"] >= t[f"lower_{tag}"]) & (t["y_true"] <= t[f"upper_{tag}"])
         again = inside.groupby([t["model"], t["horizon"]]).mean()

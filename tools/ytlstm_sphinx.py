@@ -16,6 +16,8 @@
 - Tables are glued with ``{glue:figure}`` (myst-nb has no numbered table from executed
   output), which Sphinx would number as figures: a figure whose name starts with ``tbl-``
   becomes a ``glued_table`` node, numbered and referenced as "Table N".
+- ``{csv}`name``` in a table's caption links the table's data, ``_data/name.csv``: every CSV
+  table of the study (and those a chapter makes) is copied into the HTML output's ``_data/``.
 - The theme's colour mode defaults to "light": pydata-sphinx-theme logs a console error on
   a first visit when no mode is set, and the figures are drawn on white.
 """
@@ -74,18 +76,26 @@ def _execution_cache(app: Sphinx) -> Path:
 def outdated_by_fingerprint(app: Sphinx, env: BuildEnvironment, added: set[str],
                             changed: set[str], removed: set[str]) -> list[str]:
     """Every chapter, when the package, configuration or data changed since the last build
-    (the execution cache is then cleared first); else none."""
-    from ytlstm.build import check_fingerprint, read_stamp
+    (the execution cache is then cleared first); else none. Where the data is not found, an
+    unchanged package keeps every chapter as it is, and a changed one stops the build with
+    one line (:func:`ytlstm.build.check_code_without_data`)."""
+    from ytlstm.build import check_code_without_data, check_fingerprint, read_stamp
     from ytlstm.errors import DataError
 
     recorded = getattr(env, ENV_ATTR, None) or read_stamp(_stamp_file(app))
     try:
         fp, stale = check_fingerprint(recorded, _execution_cache(app), root=app.srcdir,
                                       say=logger.info)
-    except DataError as e:           # no data: the chapters will say so when they run
-        logger.warning("cannot fingerprint the package and data (%s): every chapter is "
-                       "re-read", e)
-        fp, stale = None, True
+    except DataError as e:           # no data: the package's fingerprint alone decides
+        try:
+            fp = check_code_without_data(recorded, _execution_cache(app), str(e),
+                                         root=app.srcdir)
+        except SystemExit:
+            print(flush=True)        # Sphinx's status line has no newline: a line of its own
+            raise
+        logger.warning("cannot fingerprint the data (%s); the package is unchanged since the "
+                       "chapters were executed, so they are rendered as they were", e)
+        stale = False
     app.ytlstm_fingerprint = fp
     setattr(env, ENV_ATTR, fp)
     if not stale:
@@ -146,6 +156,66 @@ class GluedTables(SphinxTransform):
                     self.document.ids[i] = table
 
 
+# --------------------------------------------------------------------------- the data of a table
+
+#: Where the CSV tables behind the book's tables are (relative to the book's root): the
+#: study's tables, and the few a chapter makes itself (:func:`ytlstm.chapter.data_table`).
+DATA_FOLDERS = (Path("_build") / "results", Path("_build") / "tables")
+#: The folder of the HTML output that gets a copy of every one of them.
+DATA_URL = "_data"
+CSV_CLASS = "ytlstm-csv"
+
+
+def find_csv(root: str | Path, name: str) -> Path | None:
+    """The CSV table ``name`` (without ``.csv``) in :data:`DATA_FOLDERS` under ``root``."""
+    for folder in DATA_FOLDERS:
+        p = Path(root) / folder / f"{name}.csv"
+        if p.is_file():
+            return p
+    return None
+
+
+def csv_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{csv}`transfer``` in a table's caption: a link to ``_data/transfer.csv``, the copy of
+    the table's data in the HTML output (a warning when no such table was written);
+    ``{csv}`GB/metrics``` links another country's table."""
+    stem = text.strip().removesuffix(".csv")
+    env = inliner.document.settings.env
+    msgs = []
+    if find_csv(env.srcdir, stem) is None:
+        msgs.append(inliner.reporter.warning(
+            f"{{csv}}: no table {stem}.csv in {' or '.join(map(str, DATA_FOLDERS))}, so the "
+            "caption's link to its data would be broken", line=lineno))
+    ref = nodes.reference(rawtext, f"{stem}.csv", refuri=f"{DATA_URL}/{stem}.csv",
+                          classes=[CSV_CLASS])
+    return [ref], msgs
+
+
+def _resolve_csv_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Each data link relative to the page it is on (``../_data/x.csv`` from ``book/``)."""
+    from sphinx.util.osutil import relative_uri
+
+    base = app.builder.get_target_uri(docname).split("#")[0]
+    for ref in doctree.findall(nodes.reference):
+        if CSV_CLASS in ref.get("classes", []):
+            ref["refuri"] = relative_uri(base, f"{DATA_URL}/{ref.astext()}")
+
+
+def copy_tables(app: Sphinx, exception: Exception | None) -> None:
+    """Copy every CSV table into the HTML output's ``_data/`` (so the captions' links work
+    on a static host and offline)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import shutil
+
+    dest = Path(app.outdir) / DATA_URL
+    for folder in DATA_FOLDERS:           # another country's tables keep their folder (GB/)
+        src = Path(app.srcdir) / folder
+        for p in sorted(src.rglob("*.csv")):
+            (dest / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, dest / p.relative_to(src))
+
+
 def setup(app: Sphinx) -> dict:
     app.add_enumerable_node(glued_table, "table", _caption_text,
                             html=(HTML5Translator.visit_figure, HTML5Translator.depart_figure))
@@ -155,4 +225,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", outdated_by_fingerprint)
     app.connect("build-finished", _record_fingerprint)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.add_role("csv", csv_role)
+    app.connect("doctree-resolved", _resolve_csv_links)
+    app.connect("build-finished", copy_tables)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,7 +10,10 @@ The book's Sphinx extension (``tools/ytlstm_sphinx.py``) applies the same rule i
 ``jupyter-book build .``, through :func:`check_fingerprint`: when the fingerprint differs from
 the one the last build recorded, it marks every chapter outdated, and the execution cache is
 cleared unless its chapters were executed for the current fingerprint, so the readers'
-command re-executes them too.
+command re-executes them too. The fingerprint keeps the package's part apart from the data's
+(``<code>:<data>``): where the data folder is not found, :func:`check_code_without_data`
+still notices a changed package and stops the build with one line instead of rendering the
+old execution cache.
 
 Before Jupyter Book starts, ``ytlstm book`` brings the study's tables up to date and executes
 the chapters the execution cache lacks side by side, one per core (:mod:`ytlstm.execution`);
@@ -30,6 +33,7 @@ from pathlib import Path
 from ytlstm.cache import PACKAGE_DIR
 from ytlstm.config import StudyConfig, resolve_data_dir
 from ytlstm.data import data_hash, find_country_files
+from ytlstm.outputs import BOOK_COUNTRIES
 
 BUILD_DIR = Path("_build")
 JUPYTER_CACHE = BUILD_DIR / ".jupyter_cache"
@@ -40,9 +44,9 @@ FINGERPRINT = BUILD_DIR / ".ytlstm-fingerprint"
 CHAPTER_INPUTS = (Path("benchmarks") / "results.json",)
 
 
-def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None = None,
-                root: str | Path = ".") -> str:
-    """Hash of the package's source, the configuration, the data's content and chapter inputs."""
+def code_fingerprint(config: StudyConfig | None = None, root: str | Path = ".") -> str:
+    """Hash of the package's source, the configuration and the chapter inputs: everything the
+    chapters depend on but the data, so it can be computed where the data is not found."""
     config = config or StudyConfig()
     h = hashlib.sha256()
     for rel in CHAPTER_INPUTS:
@@ -52,8 +56,48 @@ def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None =
         h.update(p.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(p.read_bytes())
     h.update(config.to_json().encode())
-    h.update(data_hash(find_country_files(resolve_data_dir(data_dir), config.country)).encode())
     return h.hexdigest()
+
+
+def fingerprint(data_dir: str | Path | None = None, config: StudyConfig | None = None,
+                root: str | Path = ".") -> str:
+    """``<code>:<data>``: :func:`code_fingerprint` and the content hash of the data of every
+    country the book runs."""
+    config = config or StudyConfig()
+    h = hashlib.sha256()
+    for country in BOOK_COUNTRIES:
+        files = find_country_files(resolve_data_dir(data_dir), country)
+        h.update(country.encode() + data_hash(files).encode())
+    return f"{code_fingerprint(config, root)}:{h.hexdigest()}"
+
+
+def code_part(fp: str | None) -> str | None:
+    """The :func:`code_fingerprint` part of a recorded fingerprint (None for none, or for one
+    of the older format that did not keep it apart)."""
+    return fp.split(":", 1)[0] if fp and ":" in fp else None
+
+
+class PackageChangedWithoutData(SystemExit):
+    """The package changed since the chapters were executed and the data is not found: the
+    build stops (with one line) rather than render the old results."""
+
+
+def check_code_without_data(recorded: str | None, execution_cache: str | Path,
+                            reason: str, root: str | Path = ".") -> str:
+    """Where the data is not found: the package's fingerprint alone decides. When it matches
+    the one recorded by the last build and the one the execution cache's chapters were
+    executed with, returns ``recorded`` (the chapters and their cache are still current,
+    as far as the package can tell); otherwise stops the build with
+    :class:`PackageChangedWithoutData`, since re-executing the chapters needs the data."""
+    code = code_fingerprint(root=root)
+    mark = read_stamp(Path(execution_cache) / CACHE_MARK)
+    if code_part(recorded) == code and code_part(mark) in (code, None):
+        return recorded
+    raise PackageChangedWithoutData(
+        "ytlstm: the package (ytlstm/), the configuration or a chapter input changed since the "
+        f"chapters were executed, and the data is not found ({reason}), so the pages would show "
+        "the old results: set YTLSTM_DATA_DIR to the data folder (or run `make book`) and "
+        "build again")
 
 
 def read_stamp(stamp: str | Path) -> str | None:
@@ -111,13 +155,17 @@ def _execute_side_by_side(root: Path, data_dir: str | Path | None) -> None:
     todo = missing_chapters(root, root / JUPYTER_CACHE)
     if parallel_jobs(todo) < 2:
         return
-    from ytlstm.chapter import RESULTS, book_config
+    from ytlstm.chapter import country_config, results_dir
+    from ytlstm.countries import ensure_countries
     from ytlstm.study import run_study
 
     here = Path.cwd()
     os.chdir(root)                 # the study's cache and tables are under the book's _build/
     try:
-        run_study(book_config(), data_dir=data_dir, results_dir=RESULTS)
+        for country in BOOK_COUNTRIES:
+            run_study(country_config(country), data_dir=data_dir,
+                      results_dir=results_dir(country))
+        ensure_countries()
         execute_chapters(root, root / JUPYTER_CACHE, todo, say=lambda s: print(s, flush=True))
     finally:
         os.chdir(here)

@@ -13,8 +13,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-#: Where the book's study writes its tables.
-RESULTS = Path("_build") / "results"
+from ytlstm.outputs import BOOK_COUNTRY, RESULTS_ROOT
+
+#: Where the book's study (its first country's) writes its tables.
+RESULTS = RESULTS_ROOT
 #: Environment variable naming a JSON file of :class:`~ytlstm.config.StudyConfig` fields for the
 #: book's study (default: the configuration's defaults), e.g. a small one to try the chapters.
 CONFIG_ENV = "YTLSTM_CONFIG"
@@ -41,9 +43,24 @@ def repo_root(start: str | Path | None = None) -> Path:
     return p
 
 
-@lru_cache(maxsize=1)
-def setup():
-    """``(study, predictions)`` for a chapter, with the plot style set."""
+def country_config(country: str):
+    """The book's configuration for one of its countries (only the country differs)."""
+    from dataclasses import replace
+
+    return replace(book_config(), country=country.upper())
+
+
+def results_dir(country: str = BOOK_COUNTRY) -> Path:
+    """Where a country's tables are (relative to the book's root)."""
+    from ytlstm.outputs import default_results_dir
+
+    return default_results_dir(country)
+
+
+@lru_cache(maxsize=None)
+def setup(country: str = BOOK_COUNTRY):
+    """``(study, predictions)`` of one of the book's countries for a chapter, with the plot
+    style set."""
     os.chdir(repo_root())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ytlstm import alt, plots
@@ -52,8 +69,8 @@ def setup():
 
     plots.set_style()
     alt.install()          # figures and tables get a sentence as their alt text
-    study = run_study(book_config(), results_dir=RESULTS, verbose=False)
-    return study, read_predictions(RESULTS)
+    study = run_study(country_config(country), results_dir=results_dir(country), verbose=False)
+    return study, read_predictions(results_dir(country))
 
 
 def glue_text(name: str, text: str) -> None:
@@ -69,9 +86,24 @@ def glue_all(values: dict[str, str]) -> None:
         glue_text(k, v)
 
 
-def table(name: str):
-    """One CSV table of the study (written by :func:`ytlstm.report.write_results` from the
-    predictions table) as a DataFrame."""
+def table(name: str, country: str = BOOK_COUNTRY):
+    """One CSV table of a country's study (written by :func:`ytlstm.report.write_results`
+    from its predictions table) as a DataFrame."""
     import pandas as pd
 
-    return pd.read_csv(repo_root() / RESULTS / f"{name}.csv")
+    return pd.read_csv(repo_root() / results_dir(country) / f"{name}.csv")
+
+
+#: Where a chapter writes the tables it makes itself (from data or files other than the
+#: study's tables), so their captions can link them too.
+TABLES = Path("_build") / "tables"
+
+
+def data_table(name: str, df):
+    """Write a table a chapter makes itself as ``_build/tables/<name>.csv`` (the book's
+    Sphinx extension copies it into the HTML output's ``_data/``, where a caption's
+    ``{csv}`<name>``` links it); returns ``df``."""
+    from ytlstm.cache import atomic_write_text
+
+    atomic_write_text(repo_root() / TABLES / f"{name}.csv", df.to_csv(index=False))
+    return df

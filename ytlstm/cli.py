@@ -43,8 +43,9 @@ def _add_study_options(p: argparse.ArgumentParser, models_help: str) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", type=_scheduler,
                    help="train on an existing Dask cluster, e.g. tcp://scheduler-host:8786 "
                         "(default: $YTLSTM_SCHEDULER, else local worker processes)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help="number of seeds per neural model (default: the configuration's 5)")
+    p.add_argument("--seeds", default=None, metavar="N",
+                   help="number of seeds per neural model, 1 or more: the seeds 0..N-1 "
+                        "(default: the configuration's 5)")
     p.add_argument("--cache-dir", default=None,
                    help="result cache (default: $YTLSTM_CACHE_DIR or _build/cache)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -139,30 +140,55 @@ def _data_hash(data_dir: Path, country: str) -> str:
 
 
 def _study_config(args: argparse.Namespace):
-    """The configuration of ``run`` and ``export-models`` (--config, country, seeds)."""
-    from ytlstm.config import StudyConfig
+    """The configuration of ``run`` and ``export-models`` (--config, --country, --seeds),
+    checked field by field before any work: a one-line DataError naming the file and field
+    or the option otherwise."""
+    from ytlstm.config import ConfigError, StudyConfig
 
-    config = StudyConfig()
-    if args.config:
-        path = Path(args.config)
-        try:
-            fields = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(fields, dict):
-                raise ValueError("not a JSON object")
-            config = StudyConfig.from_dict({**config.to_dict(), **fields})
-        except FileNotFoundError:
-            raise DataError(path, "file not found", expected="a JSON file of StudyConfig "
-                                                             "fields (--config)") from None
-        except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
-            raise DataError(path, f"unusable configuration ({' '.join(str(e).split())})",
-                            expected='a JSON object of StudyConfig fields like '
-                                     '{"max_epochs": 3}') from None
-    config = config.replace(country=args.country.upper())
+    config = _config_file(Path(args.config), "--config") if args.config else StudyConfig()
+    changes = {"country": args.country.upper()}
     if args.seeds is not None:
-        if args.seeds < 1:
-            raise DataError(None, f"--seeds {args.seeds}", expected="a whole number >= 1")
-        config = config.replace(seeds=tuple(range(args.seeds)))
-    return config
+        changes["seeds"] = tuple(range(_whole(args.seeds, "--seeds", 1)))
+    try:
+        return config.replace(**changes)
+    except ConfigError as e:
+        option = {"country": "--country", "seeds": "--seeds"}[e.field]
+        raise DataError(None, f"{option} {getattr(args, e.field)}: {e.problem}",
+                        expected=e.expected) from None
+
+
+def _config_file(path: Path, source: str):
+    """The StudyConfig of a JSON file of fields (``source``: the option or variable naming
+    it), or a one-line DataError naming the file and the field."""
+    from ytlstm.config import ConfigError, StudyConfig
+
+    expected = f'a JSON object of StudyConfig fields like {{"max_epochs": 3}} ({source})'
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path, "file not found", expected=expected) from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(path, f"unusable configuration ({' '.join(str(e).split())})",
+                        expected=expected) from None
+    if not isinstance(fields, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+                float: "a number"}.get(type(fields), "null")
+        raise DataError(path, f"{kind}, not a JSON object", expected=expected)
+    try:
+        return StudyConfig.from_dict(fields)
+    except ConfigError as e:
+        raise DataError(path, e.problem, where=e.field, expected=e.expected) from None
+
+
+def _whole(value: str, option: str, least: int) -> int:
+    """An option's whole number >= ``least`` (a one-line DataError otherwise)."""
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = None
+    if n is None or n < least:
+        raise DataError(None, f"{option} {value}", expected=f"a whole number >= {least}")
+    return n
 
 
 def cmd_export_models(args: argparse.Namespace) -> int:
@@ -241,7 +267,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
+    import os
+
     from ytlstm.build import build_book
+    from ytlstm.chapter import CONFIG_ENV
+
+    if os.environ.get(CONFIG_ENV):      # the book's study configuration: checked before work
+        _config_file(Path(os.environ[CONFIG_ENV]), f"${CONFIG_ENV}")
 
     return build_book(".", strict=args.strict, builder=args.builder, data_dir=args.data_dir)
 

@@ -157,3 +157,92 @@ def concentration(y: np.ndarray, p: np.ndarray, base: np.ndarray, groups: np.nda
                 "n_top1pct": n1}
     return {"gain": total, "share_top5": float(top.iloc[:5].sum() / total),
             "share_top1pct": float(top.iloc[:n1].sum() / total), "n_top1pct": n1}
+
+
+# --------------------------------------------------------------------------- protocol v3
+
+#: Version 3's equivalence margin (item 15): equivalent when the ratio lies within 1.05 and 1/1.05.
+EQUIVALENCE_MARGIN = 0.05
+#: Version 3's bootstrap resamples (item 14): every p-value's Monte-Carlo error below 0.005.
+V3_REPS = 50_000
+
+
+def mase_scale(views: np.ndarray) -> np.ndarray:
+    """Each window's MASE scale (protocol v3, item 12): the mean absolute daily increment of
+    views over its input days, at least 1 view. ``views`` has shape ``(n, window)``."""
+    v = np.asarray(views, float)
+    return np.maximum(1.0, np.abs(np.diff(v, axis=1)).mean(axis=1))
+
+
+def gm_mase(scaled: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
+    """Geometric mean over videos of each video's mean scaled error; videos whose mean is 0
+    are left out. Returns the mean and the number of videos left out."""
+    per = pd.Series(np.asarray(scaled, float)).groupby(np.asarray(groups)).mean()
+    ok = per > 0
+    return float(np.exp(np.mean(np.log(per[ok])))), int((~ok).sum())
+
+
+def twoway_sums(losses: np.ndarray, dates: np.ndarray, groups: np.ndarray, reps: int,
+                seed: int, block_len: int | None = None,
+                chunk: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
+    """Two-way cluster bootstrap (as :func:`twoway_weights`) of several loss series at once.
+
+    A window's weight depends only on its (date block, video) cell, so the losses are first
+    summed per cell and each resample weighs the cells (far fewer than windows); resamples are
+    drawn ``chunk`` at a time, so 50,000 of them fit in memory. ``losses`` is ``(n, k)``;
+    returns the resampled sums ``(reps, k)`` and window counts ``(reps,)``, resamples with no
+    window left out."""
+    losses = np.asarray(losses, float).reshape(len(losses), -1)
+    blk, _ = date_blocks(dates, block_len)
+    _, vid = np.unique(np.asarray(groups), return_inverse=True)
+    nb, nv = int(blk.max()) + 1, int(vid.max()) + 1
+    cells, cell = np.unique(blk * nv + vid, return_inverse=True)
+    cell_b, cell_v = cells // nv, cells % nv
+    per_cell = np.zeros((len(cells), losses.shape[1] + 1))
+    np.add.at(per_cell, cell, np.column_stack([losses, np.ones(len(losses))]))
+    rng = np.random.default_rng(seed)
+    out = []
+    for start in range(0, reps, chunk):
+        c = min(chunk, reps - start)
+        cb = _counts(rng.integers(0, nb, (c, nb)), nb)
+        cv = _counts(rng.integers(0, nv, (c, nv)), nv)
+        out.append((cb[:, cell_b] * cv[:, cell_v]) @ per_cell)
+    s = np.concatenate(out)
+    ok = s[:, -1] > 0
+    return s[ok, :-1], s[ok, -1]
+
+
+def _counts(draws: np.ndarray, m: int) -> np.ndarray:
+    """Row-wise counts of the values 0..m-1 in ``draws`` ``(c, m)``, as floats."""
+    c = len(draws)
+    flat = (draws + np.arange(c)[:, None] * m).ravel()
+    return np.bincount(flat, minlength=c * m).reshape(c, m).astype(np.float64)
+
+
+def boot_p(draws: np.ndarray) -> tuple[float, float]:
+    """Two-sided bootstrap p-value of "the resampled statistic's centre is 0" (twice the
+    smaller share on either side of zero, as in :func:`twoway_test`) and its Monte-Carlo
+    standard error ``2 sqrt(pi (1 - pi) / B)``."""
+    draws = np.asarray(draws, float)
+    pi = min(np.mean(draws <= 0), np.mean(draws >= 0))
+    return float(min(1.0, 2 * pi)), float(2 * np.sqrt(pi * (1 - pi) / len(draws)))
+
+
+def tost(ratios: np.ndarray, margin: float = EQUIVALENCE_MARGIN) -> dict[str, float]:
+    """Two one-sided tests of equivalence on resampled ratios (protocol v3, item 15): the share
+    at or above ``1 + margin`` and the share at or below ``1 / (1 + margin)``; ``p_tost`` is
+    the larger. Equivalent at level a when ``p_tost < a``."""
+    r = np.asarray(ratios, float)
+    hi, lo = float(np.mean(r >= 1 + margin)), float(np.mean(r <= 1 / (1 + margin)))
+    return {"p_upper": hi, "p_lower": lo, "p_tost": max(hi, lo)}
+
+
+#: The four verdict words of protocol v3 (item 15), in the order they are decided.
+VERDICTS = ("better", "worse", "equivalent within 5%", "undecided")
+
+
+def equivalence_verdict(ratio: float, p_holm: float, p_tost: float, level: float = 0.05) -> str:
+    """The verdict word of protocol v3, item 15, for the LSTM against the baseline."""
+    if p_holm < level:
+        return VERDICTS[0] if ratio < 1 else VERDICTS[1]
+    return VERDICTS[2] if p_tost < level else VERDICTS[3]

@@ -27,6 +27,9 @@ from ytlstm.errors import DataError
 
 #: The country the book is built for; its results stay in ``_build/results/``.
 BOOK_COUNTRY = "US"
+#: Every country the book runs: the study's country, then its replication (chapter
+#: "Does it replicate?"); each is the same study with ``StudyConfig.country`` set.
+BOOK_COUNTRIES = (BOOK_COUNTRY, "GB")
 RESULTS_ROOT = Path("_build") / "results"
 MODELS_ROOT = Path("_build") / "models"
 RUN_FILE = "run.json"

@@ -25,6 +25,7 @@ MODEL_COLORS = {
     "lstm_random_start": "#8C564B",
     "lstm_univariate_h": "#0072B2",
     "lstm_transfer_h": "#CC79A7",
+    "best_pair": "#44AA99",
 }
 #: Line styles that tell learned models from simple ones in the horizon figures.
 DASHED = ("naive", "szabo_huberman", "combination")
@@ -122,13 +123,14 @@ def forecasts_for_videos(pred, titles, models: list[str], videos: list[str], tit
 
 
 def error_distribution(pred, models: list[str], title: str):
-    """Distribution of the percentage error of day 8's views on the test windows, per model."""
+    """Distribution of the percentage error of day 8's views on the test windows, per model:
+    ``e = actual - forecast`` as in the Methods' equation, in % of the actual views."""
     import numpy as np
 
     from ytlstm.names import label
 
     t = pred[pred["split"] == "test"]
-    errors = [100 * (g["y_pred"] - g["y_true"]) / g["y_true"]
+    errors = [100 * (g["y_true"] - g["y_pred"]) / g["y_true"]
               for g in (t[t["model"] == k] for k in models)]
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.8))
     pos = np.arange(len(models))[::-1]
@@ -140,7 +142,8 @@ def error_distribution(pred, models: list[str], title: str):
         patch.set_alpha(0.8)
     ax.set_yticks(pos, [label(k) for k in models])
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("forecast error on day 8 (% of actual views); boxes: quartiles, whiskers: 5-95%")
+    ax.set_xlabel("error on day 8, actual − forecast (% of actual views); boxes: quartiles, "
+                  "whiskers: 5-95%")
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -540,4 +543,92 @@ def count_matrix(sample, columns=("views", "likes", "dislikes", "comment_count")
     axes[0, 0].set_ylabel("videos\n(histogram)")
     fig.suptitle("Views, likes, dislikes and comments (one day per video)", fontweight="bold")
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- countries, protocol v3
+
+#: One marker and colour per country in the figures that compare them.
+COUNTRY_STYLE = {"US": ("o", "#0072B2"), "GB": ("s", "#D55E00")}
+
+
+def _ratio_rows(ax, y, v, lo, hi, right, style, name):
+    """Points with 95% intervals on a ratio axis; points beyond ``right`` are marked at it."""
+    marker, col = style
+    for i in range(len(y)):
+        if v[i] > right:
+            ax.annotate(f"{v[i]:.0%}, off scale", xy=(right, y[i]), xytext=(-6, 0),
+                        textcoords="offset points", ha="right", va="center", fontsize=9,
+                        color=col, arrowprops={"arrowstyle": "->", "color": col})
+            continue
+        ax.errorbar(v[i], y[i], xerr=[[v[i] - lo[i]], [min(hi[i], right) - v[i]]],
+                    fmt=marker, ms=6, color=col, ecolor=col, capsize=3, lw=1.6,
+                    label=name if i == 0 else None)
+
+
+def countries_figure(table, title: str, clip: float = 1.5):
+    """Every model's test MAE relative to its country's best baseline, with 95% two-way
+    bootstrap intervals, one marker per country (``countries.csv``)."""
+    from ytlstm.answers import country_name
+    from ytlstm.names import label, order
+
+    t = table[table["model"] != "naive"]
+    models = order(t["model"].unique())[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(models) + 2.0))
+    countries = list(dict.fromkeys(t["country"]))
+    on_scale = t[t["ratio"] <= clip]       # models far worse are marked at the axis edge
+    right = float(min(max(on_scale["ratio_hi"].max(), 1.05) + 0.02, clip))
+    left = float(min(on_scale["ratio_lo"].min(), 0.9) - 0.02)
+    for k, c in enumerate(countries):
+        g = t[t["country"] == c].set_index("model").reindex(models)
+        ok = g["ratio"].notna().to_numpy()
+        y = np.arange(len(models))[ok] + (k - (len(countries) - 1) / 2) * 0.25
+        _ratio_rows(ax, y, g["ratio"].to_numpy()[ok], g["ratio_lo"].to_numpy()[ok],
+                    g["ratio_hi"].to_numpy()[ok], right,
+                    COUNTRY_STYLE.get(c, ("D", "#777777")), country_name(c))
+    ax.set_xlim(left, right)
+    ax.set_yticks(np.arange(len(models)), [label(m) for m in models])
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xlabel("test MAE relative to the country's best baseline (below 100% is better)")
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(countries),
+              frameon=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def equivalence_figure(verdicts, title: str, margin: float = 0.05):
+    """Protocol v3: each LSTM family's (and the combination's) ratio to the best baseline on
+    MAE and on MASE, per country, with 95% intervals and the equivalence band."""
+    from ytlstm.answers import METRIC_NAMES, country_name
+    from ytlstm.names import label, order
+
+    metrics = ("mae", "mase")
+    models = order(verdicts["model"].unique())[::-1]
+    countries = list(dict.fromkeys(verdicts["country"]))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.55 * len(models) + 2.2), sharey=True)
+    right = float(min(max(verdicts["ratio_hi"].max(), 1 + margin) + 0.03, 1.6))
+    left = float(min(verdicts["ratio_lo"].min(), 1 / (1 + margin)) - 0.03)
+    for ax, metric in zip(axes, metrics):
+        ax.axvspan(1 / (1 + margin), 1 + margin, color="#DDDDDD", zorder=0,
+                   label=f"equivalence margin ({margin:.0%})")
+        ax.axvline(1.0, color="black", lw=1)
+        for k, c in enumerate(countries):
+            g = verdicts[(verdicts["country"] == c) & (verdicts["metric"] == metric)]
+            g = g.set_index("model").reindex(models)
+            ok = g["ratio"].notna().to_numpy()
+            y = np.arange(len(models))[ok] + (k - (len(countries) - 1) / 2) * 0.25
+            _ratio_rows(ax, y, g["ratio"].to_numpy()[ok], g["ratio_lo"].to_numpy()[ok],
+                        g["ratio_hi"].to_numpy()[ok], right,
+                        COUNTRY_STYLE.get(c, ("D", "#777777")), country_name(c))
+        ax.set_xlim(left, right)
+        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel(f"{METRIC_NAMES[metric]}: model / best baseline")
+        ax.set_title(METRIC_NAMES[metric], fontsize=11)
+    axes[0].set_yticks(np.arange(len(models)), [label(m) for m in models])
+    handles, labels_ = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="lower center", ncol=3, frameon=False)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

@@ -8,7 +8,8 @@ where every choice is made), ``train`` (the first origin's models on its trainin
 (``horizon`` 1). The horizon study (:mod:`ytlstm.horizons`) adds ``horizon_test`` and
 ``horizon_validation`` rows, one per model, origin, window and horizon 1..7, with the bounds of
 its forecast intervals (``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``; empty on the
-day-8 rows). Every metric, table, test and figure is computed from this table
+day-8 rows). ``scale`` is the window's MASE scale (protocol v3, item 12:
+:func:`ytlstm.evaluate.mase_scale`). Every metric, table, test and figure is computed from this table
 (:mod:`ytlstm.report`).
 """
 
@@ -17,8 +18,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ytlstm.evaluate import mase_scale
+from ytlstm.families import LSTM_FAMILIES
+
 COLUMNS = ("model", "split", "origin", "window", "horizon", "video_id", "target_date", "run_day",
-           "y_true", "y_pred")
+           "y_true", "y_pred", "scale")
+#: The columns of a wide table that describe the window, not a model's forecast.
+FACTS = ("origin", "video_id", "target_date", "run_day", "y_true", "scale")
 
 
 def _rows(study, origin, split: str, idx: np.ndarray, seeds: bool) -> list[pd.DataFrame]:
@@ -31,11 +37,16 @@ def _rows(study, origin, split: str, idx: np.ndarray, seeds: bool) -> list[pd.Da
     for model, fitted in study.fits[origin.name].items():
         if not seeds:
             out.append(pd.DataFrame({"model": model, **base, "y_pred": fitted.ensemble[idx]}))
-        elif len(fitted.preds) > 1:
+        elif _is_network(model, fitted):
             for i, s in enumerate(_seeds(study, fitted)):
                 out.append(pd.DataFrame({"model": model, **base, "seed": s,
                                          "y_pred": fitted.preds[i, idx]}))
     return out
+
+
+def _is_network(model: str, fitted) -> bool:
+    """A seed ensemble of networks (one seed or several), not a baseline."""
+    return bool(fitted.runs) or model in LSTM_FAMILIES
 
 
 def _seeds(study, fitted) -> list[int]:
@@ -44,7 +55,7 @@ def _seeds(study, fitted) -> list[int]:
 
 def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
     """The long table of forecasts (seed ensembles; ``seeds=True``: one row per seed of the
-    day-8 networks)."""
+    day-8 networks, whatever their number of seeds, one included)."""
     frames: list[pd.DataFrame] = []
     chrono = study.chronological_origins
     for o in chrono:
@@ -63,6 +74,7 @@ def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
     if hz is not None and not seeds:
         df = pd.concat([df, hz.table], ignore_index=True)
     df["target_date"] = pd.to_datetime(df["target_date"])
+    df["scale"] = mase_scale(study.windows.views)[df["window"].to_numpy()]
     return df
 
 
@@ -76,6 +88,6 @@ def wide(pred: pd.DataFrame, split: str, origin: str | None = None,
     if origin is not None:
         p = p[p["origin"] == origin]
     facts = p.drop_duplicates("window").set_index("window")[
-        ["origin", "video_id", "target_date", "run_day", "y_true"]]
+        [c for c in FACTS if c in p.columns]]
     models = p.pivot(index="window", columns="model", values=values)
     return facts.join(models).sort_values(["target_date", "video_id"])

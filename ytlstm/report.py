@@ -17,24 +17,47 @@ import pandas as pd
 from ytlstm.evaluate import (concentration, gmrae, holm, mae, point_metrics, twoway_test,
                              twoway_weights, weighted_dm)
 from ytlstm.families import LSTM_FAMILIES
-from ytlstm.names import BASELINES, label, order
+from ytlstm.names import BASELINES, label, order, prose
+from ytlstm.choice import (best_at_horizons, best_models, choice_table,  # noqa: F401
+                           first_origin, horizon_validation_scores, study_horizons,
+                           validation_scores, video_validation_scores)
+from ytlstm.choice import model_columns as _models
+from ytlstm.combination import with_combination
+from ytlstm.inference import scaled_metrics
 from ytlstm.predictions import predictions_table, wide
 
 LEVEL = 0.05
+#: The LSTMs' declared target (protocol v2, item 6): a ratio of MAEs to the best baseline's of
+#: at most this, with the primary test significant.
+TARGET_RATIO = 0.90
+#: The intervals' declared goal (protocol v2, item 11): coverage within this of nominal at
+#: every horizon.
+COVERAGE_TOLERANCE = 0.03
 
 
 # --------------------------------------------------------------------------- point metrics
 
-def first_origin(pred: pd.DataFrame) -> str:
-    """The first chronological origin (where every choice is made)."""
-    return sorted(pred.loc[pred["split"] == "test", "origin"].unique())[0]
+def count_windows(pred: pd.DataFrame, split: str, horizon: int | None = None) -> int:
+    """The number of windows of one split (at one horizon), pooled over its origins: distinct
+    (origin, window) pairs, however many models forecast them. Every count of windows in the
+    book's prose comes from here."""
+    p = pred[pred["split"] == split]
+    if horizon is not None:
+        p = p[p["horizon"] == horizon]
+    return int(len(p[["origin", "window"]].drop_duplicates()))
+
+
+def count_dates(pred: pd.DataFrame, split: str) -> int:
+    """The number of distinct target dates that have a window of ``split``."""
+    return int(pred.loc[pred["split"] == split, "target_date"].nunique())
 
 
 def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (model, split): n_windows, MAE, RMSE, MAPE, relative MAE, GMRAE.
 
     ``validation`` is the first origin's (where every choice is made); ``test`` pools every
-    origin's block. With ``seeds``, networks also get ``*_seed_mean``/``*_seed_std``.
+    origin's block. With ``seeds``, networks also get ``n_seeds`` and ``*_seed_mean``/
+    ``*_seed_std`` (the standard deviation is empty when ``n_seeds`` is 1).
     """
     rows = []
     for split in ("train", "validation", "test", "video_test"):
@@ -46,12 +69,11 @@ def metrics_table(pred: pd.DataFrame, seeds: pd.DataFrame | None = None) -> pd.D
         wt = wide(p, split)
         naive = wt["naive"].to_numpy()
         y = wt["y_true"].to_numpy()
-        for model in order(c for c in wt.columns if c not in ("origin", "video_id", "target_date",
-                                                              "run_day", "y_true")):
+        for model in order(_models(wt)):
             pm = wt[model].to_numpy()
             g, _ = gmrae(y, pm, naive, wt["video_id"].to_numpy())
             row = {"model": model, "split": split, "n_windows": len(wt),
-                   **point_metrics(y, pm, naive), "gmrae": g}
+                   **point_metrics(y, pm, naive), "gmrae": g, **scaled_metrics(wt, model)}
             if seeds is not None:
                 row.update(_seed_spread(seeds, split, model, wt))
             rows.append(row)
@@ -75,8 +97,18 @@ def _seed_spread(seeds: pd.DataFrame, split: str, model: str, wt: pd.DataFrame) 
     for k in ("mae", "rmse", "mape", "rel_mae"):
         v = np.array([d[k] for d in per])
         out[f"{k}_seed_mean"] = float(v.mean())
-        out[f"{k}_seed_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        # the spread between seeds needs two of them: empty (NaN) for a one-seed study
+        out[f"{k}_seed_std"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
     return out
+
+
+def seed_spread_text(row: dict | pd.Series, metric: str = "rel_mae") -> str:
+    """A network's single seeds in words, from its :func:`metrics_table` row: "single seeds
+    0.123 ± 0.004" (mean ± standard deviation over seeds), or, in a one-seed study, that the
+    ensemble is that one seed (no spread between seeds to show)."""
+    if int(row["n_seeds"]) < 2:
+        return "a single seed, so no spread between seeds"
+    return f"single seeds {fmt(row[metric + '_seed_mean'])} ± {fmt(row[metric + '_seed_std'])}"
 
 
 def metrics_by_origin(pred: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -88,39 +120,8 @@ def metrics_by_origin(pred: pd.DataFrame, split: str = "test") -> pd.DataFrame:
         for model in order(_models(wt)):
             m = mae(y, wt[model].to_numpy())
             rows.append({"model": model, "origin": origin, "n_windows": len(wt), "mae": m,
-                         "rel_mae": m / mae(y, naive)})
+                         "rel_mae": m / mae(y, naive), **scaled_metrics(wt, model)})
     return pd.DataFrame(rows)
-
-
-def _models(wt: pd.DataFrame) -> list[str]:
-    return [c for c in wt.columns if c not in ("origin", "video_id", "target_date", "run_day",
-                                                "y_true")]
-
-
-# --------------------------------------------------------------------------- choices
-
-def validation_scores(pred: pd.DataFrame, origin: str | None = None,
-                      split: str = "validation") -> pd.Series:
-    """Validation MAE of every model at one origin (default: the first, where choices are made)."""
-    p = pred[pred["split"] == split]
-    origin = origin or first_origin(pred)
-    wt = wide(p, split, origin)
-    return pd.Series({m: mae(wt["y_true"], wt[m]) for m in _models(wt)})
-
-
-def best_models(pred: pd.DataFrame, design: str = "chronological") -> dict[str, str]:
-    """The best baseline and the best LSTM, each by validation MAE (before the first origin;
-    for the video split, on its validation videos)."""
-    scores = validation_scores(pred) if design == "chronological" else \
-        video_validation_scores(pred)
-    bases = [m for m in scores.index if m in BASELINES]
-    lstms = [m for m in scores.index if m in LSTM_FAMILIES]
-    return {"baseline": min(bases, key=lambda m: (scores[m], m)),
-            "lstm": min(lstms, key=lambda m: (scores[m], m))}
-
-
-def video_validation_scores(pred: pd.DataFrame) -> pd.Series:
-    return validation_scores(pred, "video", split="video_validation")
 
 
 def origin_choices(pred: pd.DataFrame) -> pd.DataFrame:
@@ -400,35 +401,6 @@ def transfer_test(study, pred: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- horizons
 
-def study_horizons(pred: pd.DataFrame) -> list[int]:
-    """The horizons of the horizon study in the table (empty without it)."""
-    return sorted(pred.loc[pred["split"] == "horizon_test", "horizon"].unique().tolist())
-
-
-def horizon_validation_scores(pred: pd.DataFrame) -> pd.DataFrame:
-    """Each horizon model's relative MAE (against naive) per horizon on the first origin's
-    validation windows, and the mean over horizons (the score every choice at horizons uses)."""
-    origin = first_origin(pred)
-    rows = {}
-    for h in study_horizons(pred):
-        wt = wide(pred, "horizon_validation", origin, horizon=h)
-        base = mae(wt["y_true"], wt["naive"])
-        rows[f"h{h}"] = {m: mae(wt["y_true"], wt[m]) / base for m in _models(wt)}
-    out = pd.DataFrame(rows)
-    out["mean"] = out.mean(axis=1)
-    return out
-
-
-def best_at_horizons(pred: pd.DataFrame) -> dict[str, str]:
-    """The best baseline and the best LSTM of the horizon study, each by the mean over
-    horizons of the validation relative MAE (first origin)."""
-    s = horizon_validation_scores(pred)["mean"]
-    bases = [m for m in s.index if m in BASELINES]
-    lstms = [m for m in s.index if m not in BASELINES]
-    return {"baseline": min(bases, key=lambda m: (s[m], m)),
-            "lstm": min(lstms, key=lambda m: (s[m], m))}
-
-
 def metrics_by_horizon(pred: pd.DataFrame) -> pd.DataFrame:
     """``model, horizon, n_windows, mae, rel_mae, rmse`` on the test windows of every horizon,
     pooled over the origins (relative MAE against naive at the same horizon)."""
@@ -439,7 +411,8 @@ def metrics_by_horizon(pred: pd.DataFrame) -> pd.DataFrame:
         for m in order(_models(wt)):
             pm = point_metrics(y, wt[m].to_numpy(), naive)
             rows.append({"model": m, "horizon": h, "n_windows": len(wt), "mae": pm["mae"],
-                         "rel_mae": pm["rel_mae"], "rmse": pm["rmse"]})
+                         "rel_mae": pm["rel_mae"], "rmse": pm["rmse"],
+                         **scaled_metrics(wt, m)})
     return pd.DataFrame(rows)
 
 
@@ -484,6 +457,8 @@ def intervals_coverage(pred: pd.DataFrame, levels=(0.8, 0.95)) -> pd.DataFrame:
         for lv in levels:
             tag = f"{round(100 * lv):d}"
             lo, hi = g[f"lower_{tag}"].to_numpy(), g[f"upper_{tag}"].to_numpy()
+            if np.isnan(lo).all():       # a model without intervals (the v3 combination)
+                continue
             rows.append({"model": m, "horizon": int(h), "level": lv,
                          "coverage": float(np.mean((y >= lo) & (y <= hi))),
                          "mean_width": float(np.mean(hi - lo)),
@@ -498,10 +473,17 @@ def intervals_coverage(pred: pd.DataFrame, levels=(0.8, 0.95)) -> pd.DataFrame:
 
 
 def horizon_counts(pred: pd.DataFrame) -> pd.DataFrame:
-    """Windows per horizon and split of the horizon study (one model's rows)."""
-    p = pred[pred["split"].isin(["horizon_test", "horizon_validation"]) & (pred["model"] == "naive")]
-    return (p.groupby(["horizon", "split"]).size().unstack("split").reset_index()
-            .rename(columns={"horizon_test": "n_test", "horizon_validation": "n_validation"}))
+    """Windows per horizon of the horizon study (:func:`count_windows`): ``n_test`` pooled
+    over the origins, ``n_validation_first`` the first origin's validation windows (where
+    the choices at horizons are made) and ``n_validation`` every origin's, pooled."""
+    first = first_origin(pred)
+    rows = []
+    for h in study_horizons(pred):
+        v = pred[(pred["split"] == "horizon_validation") & (pred["origin"] == first)]
+        rows.append({"horizon": h, "n_test": count_windows(pred, "horizon_test", h),
+                     "n_validation_first": count_windows(v, "horizon_validation", h),
+                     "n_validation": count_windows(pred, "horizon_validation", h)})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- writing
@@ -513,7 +495,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
     from ytlstm.origins import origins_table
 
     cfg = study.config
-    pred = predictions_table(study) if pred is None else pred
+    pred = with_combination(predictions_table(study)) if pred is None else pred
     seeds = predictions_table(study, seeds=True) if seeds is None else seeds
     reps, seed = cfg.bootstrap_reps, cfg.bootstrap_seed
     tables = {
@@ -525,6 +507,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
         "origin_choices": origin_choices(pred),
         "tuning": tuning_table(study),
         "chosen": chosen_table(study),
+        "choice": pd.concat([choice_table(pred), choice_table(pred, "video")], ignore_index=True),
         "training": training_table(study),
         "intervals_test": intervals_table(pred, "test", reps, seed),
         "intervals_video_test": intervals_table(pred, "video_test", reps, seed),
@@ -540,6 +523,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
         "cluster_sizes": cluster_sizes(study),
         "cluster_tests": cluster_tests(study, pred),
     }
+    tables.update(version3_tables(pred, study.break_date, cfg.v3_bootstrap_reps, seed))
     first = study.fits[study.chronological_origins[0].name]["lstm_cluster"].info
     tables["cluster_k_selection"] = first["k_selection"]
     tables["cluster_categories"] = category_table(first["video_cluster"], first["k"],
@@ -559,12 +543,27 @@ def all_tables(study, pred: pd.DataFrame | None = None,
     return tables
 
 
+def version3_tables(pred: pd.DataFrame, break_date, reps: int,
+                    seed: int) -> dict[str, pd.DataFrame]:
+    """Protocol v3's tables (items 13-18): the tests on both metrics with the equivalence
+    verdicts, their robustness to the date blocks, the sensitivity analyses and the model
+    confidence set."""
+    from ytlstm.inference import (ALL, model_confidence_set, primary_tests, robustness,
+                                  sensitivity, sensitivity_masks)
+
+    tests = primary_tests(pred, reps=reps, seed=seed, masks=sensitivity_masks(pred, break_date))
+    return {"equivalence": tests[tests["analysis"] == ALL].drop(columns="analysis"),
+            "inference_robustness": robustness(pred, reps=reps, seed=seed, primary=tests),
+            "sensitivity": sensitivity(pred, break_date, primary=tests),
+            "mcs": model_confidence_set(pred, seed=seed)}
+
+
 def write_results(study, out: str | Path) -> list[Path]:
     """Write the predictions tables and every table as CSV under ``out``; returns the paths."""
     from ytlstm.cache import atomic_write_bytes, atomic_write_text
 
     out = Path(out)
-    pred = predictions_table(study)
+    pred = with_combination(predictions_table(study))
     seeds = predictions_table(study, seeds=True)
     written = []
     for name, df in (("predictions", pred), ("predictions_seeds", seeds)):
@@ -630,8 +629,21 @@ def fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def meets_target(row: dict | pd.Series, level: float = LEVEL) -> bool:
+    """Whether a primary row of :func:`paired_tests` meets the LSTMs' declared target."""
+    return bool(row["ratio"] <= TARGET_RATIO and row["p_holm"] < level)
+
+
+def fmt_p_cell(p: float) -> str:
+    """A p-value in a table cell: "0.095", or "< 0.001"."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
-    """Plain words for the primary row of :func:`paired_tests`."""
+    """Plain words for the primary row of :func:`paired_tests`: ``verb`` (the LSTM "beats" /
+    "does not beat" the baseline), ``significance`` (the test behind it, with its p-values),
+    ``target`` ("meets" / "does not meet" the declared target) and ``plain`` (one sentence).
+    Every chapter takes these words from here, never writes them itself."""
     sig = row["p_holm"] < level
     if not row["lstm_better"]:
         verb = "does not beat"
@@ -647,7 +659,122 @@ def verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
              f"the {pct} level after Holm's adjustment (p {fmt_p(row['p_holm'])})")
     s += (f"; the Diebold-Mariano test on the window-weighted daily loss "
           f"{'agrees' if dm == sig else 'disagrees'} (p {fmt_p(row['dm_p_value'])})")
-    return {"verb": verb, "significance": s}
+    return {"verb": verb, "significance": s,
+            "target": "meets" if meets_target(row, level) else "does not meet"}
+
+
+def pair_verdict(row: dict | pd.Series, level: float = LEVEL) -> dict[str, str]:
+    """Words for a row of :func:`pair_test` (``a`` against ``b``): ``direction`` ("lower" /
+    "higher": a's MAE against b's) and ``significance`` of the two-way bootstrap test."""
+    sig = row["p_value"] < level
+    return {"direction": "lower" if row["mean_diff"] < 0 else "higher",
+            "significance": f"{'' if sig else 'not '}significant at the {100 * level:g}% level"}
+
+
+def compare_words(a: float, b: float) -> str:
+    """"lower than" / "higher than" / "equal to": a description of ``a`` against ``b`` (an MAE
+    against another), never a verdict on its own (say the test beside it)."""
+    return "lower than" if a < b else "higher than" if a > b else "equal to"
+
+
+def families_verdict(paired: pd.DataFrame, level: float = LEVEL) -> str:
+    """One sentence on how many LSTM families beat the best baseline significantly (the rows
+    of :func:`paired_tests` for one split, Holm-adjusted over the families)."""
+    better = paired[(paired["p_holm"] < level) & paired["lstm_better"].astype(bool)]
+    if better.empty:
+        return (f"In plain words: by the primary test (Holm-adjusted over the {len(paired)} "
+                "LSTM families) no LSTM forecasts next-day views better than the best baseline "
+                "by more than chance.")
+    return (f"In plain words: by the primary test (Holm-adjusted over the {len(paired)} LSTM "
+            f"families) {len(better)} of the {len(paired)} LSTM families beat the best baseline "
+            "by more than chance.")
+
+
+def _horizon_list(hs: list[int]) -> str:
+    if len(hs) == 1:
+        return f"horizon {hs[0]}"
+    return "horizons " + ", ".join(str(h) for h in hs[:-1]) + f" and {hs[-1]}"
+
+
+def horizon_verdict(tests: pd.DataFrame, level: float = LEVEL) -> dict[str, str]:
+    """Words for :func:`horizon_tests`: ``lower`` (where the LSTM's MAE is lower, with the
+    test in the same clause) and ``answer`` (the significant differences, Holm-adjusted over
+    the horizons)."""
+    n = len(tests)
+    sig = tests["p_holm"] < level
+    lower = tests.loc[tests["ratio"] < 1, "horizon"].astype(int).tolist()
+    better = tests.loc[sig & (tests["ratio"] < 1), "horizon"].astype(int).tolist()
+    worse = tests.loc[sig & (tests["ratio"] > 1), "horizon"].astype(int).tolist()
+    holm_ = f"after Holm's adjustment over the {n} horizons"
+    if not lower:
+        low = "at no horizon"
+    else:
+        low = "at " + _horizon_list(lower)
+        sig_low = [h for h in lower if h in better]
+        if not sig_low:
+            low += (", but by the primary two-way bootstrap test none of "
+                    + ("these differences" if len(lower) > 1 else "this difference")
+                    + f" is significant at the {100 * level:g}% level {holm_}")
+        elif len(sig_low) < len(lower):
+            low += (f", significantly ({holm_}) only at {_horizon_list(sig_low)}")
+        else:
+            low += f", significantly at each ({holm_})"
+    if len(better) == n:
+        answer = f"the best LSTM beats the best baseline significantly at every horizon ({holm_})"
+    elif better:
+        answer = (f"the best LSTM beats the best baseline significantly at "
+                  f"{_horizon_list(better)} ({holm_}), not at the other horizons")
+    else:
+        answer = (f"the best LSTM beats the best baseline significantly at no horizon ({holm_})")
+    if worse:
+        answer += f"; it is significantly worse at {_horizon_list(worse)}"
+    return {"lower": low, "answer": answer, "n_better": str(len(better)),
+            "n_worse": str(len(worse))}
+
+
+def coverage_verdict(cov: pd.DataFrame, models: list[str]) -> dict[str, str]:
+    """Words for :func:`intervals_coverage` of ``models`` against the declared goal (coverage
+    within :data:`COVERAGE_TOLERANCE` of nominal at every horizon): ``ok`` and ``n`` (cases
+    within), ``goal`` ("meet" / "do not meet") and ``words`` (which cases miss it)."""
+    c = cov[cov["model"].isin(models)]
+    ok = (c["coverage"] - c["level"]).abs() <= COVERAGE_TOLERANCE + 1e-12
+    pts = f"{100 * COVERAGE_TOLERANCE:g} points"
+    if ok.all():
+        words = (f"all {len(c)} (model, horizon, level) cases are within {pts} of nominal, "
+                 "so the goal (every horizon within " + pts + ") is met")
+    else:
+        miss = []
+        for (m, lv), g in c[~ok].groupby(["model", "level"], sort=False):
+            hs = _horizon_list(sorted(g["horizon"].astype(int)))
+            miss.append(f"{prose(m)} at {100 * lv:.0f}%: {hs}")
+        words = (f"{int(ok.sum())} of the {len(c)} (model, horizon, level) cases are within "
+                 f"{pts} of nominal, so the goal (every horizon within {pts}) is missed ("
+                 + "; ".join(miss) + ")")
+    return {"ok": fmt_int(int(ok.sum())), "n": fmt_int(len(c)),
+            "goal": "meet" if ok.all() else "do not meet", "words": words}
+
+
+def concentration_words(c: dict | pd.Series) -> str:
+    """How a model's net reduction of absolute error over the best baseline is spread over
+    the videos (a row of :func:`concentration_table`; shares above 100% mean the other
+    videos lose)."""
+    if c["gain"] <= 0:
+        return ("there is no net reduction of absolute error to share out: summed over the test "
+                "videos the LSTM's absolute errors are larger")
+    s5, s1, n1 = c["share_top5"], c["share_top1pct"], int(c["n_top1pct"])
+    if n1 == 5:                      # the same five videos: one share, said once
+        words = (f"the {n1} videos with the largest reductions, the top 1% of the "
+                 f"{fmt_int(c['n_videos'])} test videos, contribute {fmt_pct(s5)} of the net "
+                 "reduction")
+    else:
+        words = (f"the 5 videos with the largest reductions contribute {fmt_pct(s5)} of the net "
+                 f"reduction and the top 1% ({fmt_int(n1)} of {fmt_int(c['n_videos'])} "
+                 f"test videos) {fmt_pct(s1)}")
+    top = max(s5, s1)
+    if top > 1:
+        words += (": more than the whole net reduction, so the other videos together lose "
+                  f"{fmt_pct(1 - 1 / top, 0)} of what those few gain")
+    return words
 
 
 def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
@@ -665,13 +792,139 @@ def interval_display(ci: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+#: A missing value in a shown table (every caption of a table that has one says why).
+DASH = "–"
+#: Table headers in words, with units, for the column names of the CSV tables. A column a
+#: chapter shows must be here (the book's proofreading tests reject underscores in headers).
+COLUMN_LABELS = {
+    # models and designs
+    "model": "model", "family": "family", "lstm": "LSTM", "baseline": "baseline",
+    "reference": "reference", "design": "design", "group": "group", "split": "split",
+    "primary": "chosen on validation", "chosen": "chosen", "config": "configuration",
+    "grid_size": "configurations in the grid", "init": "initialisation", "form": "form",
+    # counts and dates
+    "n_windows": "windows", "n_videos": "videos", "n_test": "test windows",
+    "n_validation": "validation windows, all origins", "n_seeds": "seeds",
+    "n_validation_first": "validation windows, first origin", "windows": "windows",
+    "videos": "videos", "part": "part", "first_target_date": "first target date",
+    "last_target_date": "last target date", "trending_dates": "trending dates",
+    "origin": "origin", "train_last": "last training date",
+    "validation_first": "first validation date", "validation_last": "last validation date",
+    "test_first": "first test date", "test_last": "last test date",
+    "n_train_dates": "training dates", "n_validation_dates": "validation dates",
+    "n_test_dates": "test dates", "n_train_windows": "training windows",
+    "n_validation_windows": "validation windows", "n_test_windows": "test windows",
+    "n_test_videos": "test videos", "horizon": "horizon (days after day 7)",
+    "cluster": "cluster", "k": "clusters (k)", "trained": "own networks",
+    "post_hoc": "post hoc", "seed": "seed", "stage": "stage",
+    # errors (views) and ratios
+    "mae": "MAE (views)", "rmse": "RMSE (views)", "mape": "MAPE (%)",
+    "rel_mae": "relative MAE (to naive)", "gmrae": "GMRAE",
+    "val_mae": "validation MAE (views)", "val_rel_mae": "validation relative MAE (to naive)",
+    "val_mean_rel_mae": "validation relative MAE, mean over horizons",
+    "mae_lstm": "MAE of the LSTM (views)", "mae_baseline": "MAE of the baseline (views)",
+    "mae_a": "MAE per cluster (views)", "mae_b": "MAE global (views)",
+    "ratio": "ratio of MAEs", "ratio_lo": "ratio, 95% interval from",
+    "ratio_hi": "ratio, 95% interval to", "mae_diff": "MAE difference (views)",
+    "mean_diff": "MAE difference (views)", "diff_lo": "difference, 95% interval from (views)",
+    "diff_hi": "difference, 95% interval to (views)", "p_value": "p-value",
+    "p_holm": "p-value, Holm-adjusted", "dm_p_value": "Diebold-Mariano p-value",
+    "test_mae": "test MAE (views)", "test_rel_mae": "test relative MAE (to naive)",
+    # training
+    "best_epoch": "best epoch", "epochs_run": "epochs run", "seconds": "seconds",
+    "minutes": "minutes", "best_val_loss": "best validation loss",
+    "initial_val_loss": "initial validation loss",
+    # intervals
+    "level": "nominal level", "coverage": "coverage", "mean_width": "mean width (views)",
+    "interval_score": "interval score (views)",
+    # clusters and importance
+    "mae_increase_mean": "MAE increase (%)", "mae_increase_std": "std over seeds (%)",
+    # reproducibility
+    "sha256": "SHA-256", "peak_rss_mib": "peak memory (MiB)",
+}
+#: Columns whose cells are model names, shown by their labels.
+MODEL_COLUMNS = ("model", "lstm", "baseline", "reference", "family")
+#: Columns of p-values ("< 0.001" rather than "0.000").
+P_COLUMNS = ("p_value", "p_holm", "dm_p_value")
+#: The splits as a table cell says them.
+SPLIT_LABELS = {"test": "test (chronological)", "video_test": "test (split by video)",
+                "validation": "validation", "video_validation": "validation (split by video)",
+                "train": "training", "horizon_test": "test (horizons)",
+                "horizon_validation": "validation (horizons)"}
+
+
+def header(column: str) -> str:
+    """A column's header in words (:data:`COLUMN_LABELS`), else the name as given."""
+    return COLUMN_LABELS.get(column, column)
+
+
+#: How a configuration's values read in words.
+LOSS_WORDS = {"mse": "MSE", "mae": "MAE", "mae_scaled": "MAE weighted by scale",
+              "squared": "squared", "absolute": "absolute",
+              "absolute_scaled": "absolute weighted by scale"}
+
+
+def config_words(params: dict | str) -> str:
+    """A chosen configuration in words ("target drift, MSE loss, 32 units"), not JSON."""
+    p = json.loads(params) if isinstance(params, str) else dict(params)
+    out = []
+    if "target" in p:
+        out.append(f"target {p['target']}")
+    if "inputs" in p:
+        out.append(f"{p['inputs']} inputs")
+    if "loss" in p:
+        out.append(f"{LOSS_WORDS.get(p['loss'], p['loss'])} loss")
+    if "units" in p:
+        out.append(f"{p['units']} units")
+    if "max_leaf_nodes" in p:
+        out.append(f"{p['max_leaf_nodes']} leaves per tree")
+    if "k" in p:
+        out.append("the last daily increment" if int(p["k"]) == 1 else
+                   f"{p.get('stat', 'mean')} of the last {p['k']} daily increments")
+    if "damping" in p:
+        out.append(f"damping {p['damping']:g}")
+    rest = [k for k in p if k not in ("target", "inputs", "loss", "units", "max_leaf_nodes",
+                                      "k", "stat", "damping")]
+    out += [f"{k.replace('_', ' ')} {p[k]}" for k in rest]
+    return ", ".join(out)
+
+
+def config_table(config) -> pd.DataFrame:
+    """The study's configuration, one row per field, without the fields the study does not
+    use as given (``units``, ``loss``, ``target``: every network chooses its own on
+    validation, see :func:`chosen_table`)."""
+    rows = [{"field": k, "value": json.dumps(v) if isinstance(v, (list, tuple)) else str(v)}
+            for k, v in config.to_dict().items() if k not in CHOSEN_ON_VALIDATION]
+    return pd.DataFrame(rows)
+
+
+#: Fields of :class:`~ytlstm.config.StudyConfig` that the study replaces by each family's
+#: choice on validation (their values are only the Python API's defaults).
+CHOSEN_ON_VALIDATION = ("units", "loss", "target")
+
+
 def show_table(df: pd.DataFrame, floatfmt: dict | None = None):
-    """A pandas Styler with readable number formats and no index, for display in a chapter."""
+    """A pandas Styler for a chapter: no index, readable number formats, headers in words
+    (:data:`COLUMN_LABELS`), model names as labels and a dash for a missing value.
+    ``floatfmt`` is keyed by the column names of ``df``."""
+    df = df.copy()
     fmts = {}
     for c in df.columns:
-        if pd.api.types.is_integer_dtype(df[c]):
+        text = not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+        if c in MODEL_COLUMNS and text:
+            df[c] = df[c].map(lambda m: label(m) if isinstance(m, str) else m)
+        if c == "split" and text:
+            df[c] = df[c].map(lambda v: SPLIT_LABELS.get(v, v))
+        if pd.api.types.is_bool_dtype(df[c]):
+            df[c] = df[c].map({True: "yes", False: "no"})
+        elif pd.api.types.is_integer_dtype(df[c]):
             fmts[c] = "{:,}"
+        elif c in P_COLUMNS:
+            fmts[c] = fmt_p_cell
         elif pd.api.types.is_float_dtype(df[c]):
             fmts[c] = "{:,.3f}"
     fmts.update(floatfmt or {})
-    return df.style.format(fmts).hide(axis="index")
+    names = {c: header(c) for c in df.columns}
+    fmts = {names.get(c, c): f for c, f in fmts.items()}
+    return (df.rename(columns=names).style.format(fmts, na_rep=DASH, escape="html")
+            .hide(axis="index"))          # a missing value (e.g. a one-seed std) as a dash
