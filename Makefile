@@ -22,7 +22,7 @@ AXE := _build/axe/axe.min.js
 CFFCONVERT := _build/tools/cffconvert/bin/cffconvert
 
 .PHONY: book test unit integration book-strict book-check data results bench clean distclean \
-	mathjax axe cffconvert browser-deps pdf
+	mathjax axe cffconvert browser-deps pdf publish
 
 book: $(STAMP) data results mathjax
 	$(PY) -m ytlstm book
@@ -115,6 +115,16 @@ browser-deps:
 # every chapter title, figures, bibliography). See tools/pdf.py.
 pdf: $(STAMP) data results mathjax browser-deps
 	$(PY) tools/pdf.py
+
+# Publish the book: build it (if needed), run the static checks of the built HTML (every
+# `book` test but the headless-Chromium ones of tests/test_browser.py, which `make test`
+# runs), then push _build/html, with .nojekyll, to the gh-pages branch of REMOTE (a remote's
+# name, URL or path) with ghp-import. See tools/publish.py and the README.
+REMOTE ?= origin
+
+publish: book cffconvert
+	$(PY) -m pytest -q -m book --ignore=tests/test_browser.py
+	$(PY) tools/publish.py --remote "$(REMOTE)"
 
 # Timings of the book build and of training (not part of `make test`); see benchmarks/run.py.
 bench: $(STAMP) data

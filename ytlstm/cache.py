@@ -4,7 +4,9 @@ Each stage's result is stored under a key made of the stage's name, the configur
 fields it reads, the hashes of the package modules it runs, and the keys of the stages it
 consumes (which carry the data's content hash). So a rebuild with nothing changed loads
 everything, and a change re-runs exactly the stages that depend on it. Writes are atomic
-(a temporary file renamed into place), so an interrupted run never leaves a broken entry.
+(a temporary file renamed into place), so an interrupted run never leaves a broken entry;
+the files and folders written get the user's normal permissions (``0o666``/``0o777`` less the
+umask), not the private ``0o600``/``0o700`` of :mod:`tempfile`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,42 @@ def make_key(stage: str, params: Any, modules: tuple[str, ...] | list[str],
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux's /proc allows (changing it
+    for a moment, as the fallback does, would race other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_file(folder: Path, prefix: str) -> tuple[int, str]:
+    """``tempfile.mkstemp`` in ``folder`` (for a rename into place), with the permissions an
+    ordinary ``open()`` would give (``0o666`` less the umask) instead of ``0o600``."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return fd, tmp
+
+
+def temp_folder(beside: Path) -> Path:
+    """A fresh temporary folder beside ``beside`` (to be renamed into its place), with the
+    permissions ``mkdir`` would give (``0o777`` less the umask) instead of ``0o700``."""
+    beside.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{beside.name}-", dir=beside.parent))
+    tmp.chmod(0o777 & ~current_umask())
+    return tmp
+
+
 class ResultCache:
     """Pickled stage results in a folder, one file per (stage, key)."""
 
@@ -58,7 +96,7 @@ class ResultCache:
         tmp = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{stage}-", suffix=".tmp")
+            fd, tmp = temp_file(self.root, prefix=f".{stage}-")
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.path(stage, key))
@@ -99,7 +137,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+        fd, tmp = temp_file(path.parent, prefix=f".{path.name}-")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -386,9 +385,11 @@ def _seed_views(nets: list, transform: FeatureTransform, windows: Windows) -> np
 # --------------------------------------------------------------------------- writing
 
 def _atomic_folder(path: Path):
-    """A fresh temporary folder beside ``path``; :func:`_publish` moves it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    """A fresh temporary folder beside ``path`` (normal permissions, see
+    :func:`ytlstm.cache.temp_folder`); :func:`_publish` moves it into place."""
+    from ytlstm.cache import temp_folder
+
+    return temp_folder(path)
 
 
 def _publish(tmp: Path, path: Path) -> Path:
