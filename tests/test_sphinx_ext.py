@@ -31,6 +31,7 @@ DOCS = ("index", "chapter_a", "chapter_b")
 @pytest.fixture
 def project(tmp_path, kaggle, monkeypatch):
     files = kaggle("US", n_videos=2, days=9)
+    kaggle("GB", n_videos=2, days=9)          # the book runs every one of BOOK_COUNTRIES
     monkeypatch.setenv("YTLSTM_DATA_DIR", str(files.folder))
     pkg = Path(shutil.copytree(Path(ytlstm.__file__).parent, tmp_path / "pkg",
                                ignore=shutil.ignore_patterns("__pycache__")))
@@ -96,6 +97,8 @@ def test_changed_data_rereads_all(project, kaggle, monkeypatch, tmp_path):
     _build(project)
     other = kaggle("US", n_videos=3, days=9)              # same folder, other content
     assert other.folder == Path(ytlstm.build.resolve_data_dir())
+    assert _build(project) == set(DOCS)
+    kaggle("GB", n_videos=3, days=9)                      # the replication's data changed too
     assert _build(project) == set(DOCS)
 
 
