@@ -238,3 +238,22 @@ def write_country(folder: str | Path, country: str = "US",
     videos = write_videos(folder / f"{country}videos.csv{compression}", rows, columns)
     categories = write_categories(folder / f"{country}_category_id.json")
     return KaggleFiles(folder, country, videos, categories, list(rows))
+
+
+def small_split(folder: str | Path, seed: int, n_videos: int = 40):
+    """A small synthetic US country in ``folder``, loaded and cut into windows: returns
+    ``(dataset, windows, train, validation)`` (the first chronological split's parts), for
+    tests that fit a model or two."""
+    import numpy as np
+
+    from ytlstm.data import load_dataset
+    from ytlstm.windows import chronological_split, make_windows
+
+    rng = np.random.default_rng(seed)
+    files = write_country(folder, "US", n_videos=n_videos,
+                          days=rng.integers(8, 16, size=n_videos).tolist(),
+                          first_day=rng.integers(0, 25, size=n_videos).tolist())
+    ds = load_dataset(files.folder, "US")
+    w = make_windows(ds.frame)
+    split = chronological_split(w, ds.frame["date"].to_numpy())
+    return ds, w, w.subset(split.mask("train")), w.subset(split.mask("validation"))

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kaggle_files import make_rows, write_country, write_videos
+from kaggle_files import make_rows, small_split, write_videos
 from ytlstm import safeio
 from ytlstm.baselines import LinearAR
-from ytlstm.data import load_dataset
 from ytlstm.errors import ModelError
 from ytlstm.saved import load_model, save_model
-from ytlstm.windows import FeatureTransform, chronological_split, make_windows
+from ytlstm.windows import FeatureTransform
 
 
 class _Evil:
@@ -38,15 +37,8 @@ class _Evil:
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     root = tmp_path_factory.mktemp("safety")
-    rng = np.random.default_rng(3)
-    files = write_country(root / "data", "US", n_videos=40,
-                          days=rng.integers(8, 16, size=40).tolist(),
-                          first_day=rng.integers(0, 25, size=40).tolist())
-    ds = load_dataset(files.folder, "US")
-    w = make_windows(ds.frame)
-    split = chronological_split(w, ds.frame["date"].to_numpy())
-    train = w.subset(split.mask("train"))
-    model = LinearAR(target="drift").fit(train, w.subset(split.mask("validation")))
+    ds, w, train, val = small_split(root / "data", seed=3)
+    model = LinearAR(target="drift").fit(train, val)
     path = save_model(model, root / "linear_ar", data_hash=ds.data_hash)
     return {"root": root, "path": path, "train": train, "windows": w}
 

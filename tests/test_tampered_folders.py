@@ -30,12 +30,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kaggle_files import make_rows, write_country, write_videos
+from kaggle_files import make_rows, small_split, write_videos
 from ytlstm.baselines import GradientBoosting, LinearAR
-from ytlstm.data import load_dataset
 from ytlstm.errors import ModelError
 from ytlstm.saved import load_model, save_model
-from ytlstm.windows import chronological_split, make_windows
 
 #: Address-space limit of each run (TensorFlow reserves much virtual memory when imported).
 AS_LIMIT = {"baseline": 3 * 2**30, "neural": 12 * 2**30}
@@ -52,14 +50,7 @@ def folders(tmp_path_factory):
     from ytlstm.models import LSTMForecaster
 
     root = tmp_path_factory.mktemp("tampered")
-    rng = np.random.default_rng(5)
-    files = write_country(root / "data", "US", n_videos=40,
-                          days=rng.integers(8, 16, size=40).tolist(),
-                          first_day=rng.integers(0, 25, size=40).tolist())
-    ds = load_dataset(files.folder, "US")
-    w = make_windows(ds.frame)
-    split = chronological_split(w, ds.frame["date"].to_numpy())
-    train, val = w.subset(split.mask("train")), w.subset(split.mask("validation"))
+    ds, w, train, val = small_split(root / "data", seed=5)
     out = {
         "gbm": save_model(GradientBoosting(max_iter=15, target="drift").fit(train, val),
                           root / "gbm"),
@@ -165,14 +156,7 @@ def test_an_intact_folder_forecasts_under_the_same_limits(folders, tmp_path):
 def test_every_kind_of_fitted_baseline_passes_the_checks(tmp_path):
     """The audit and limits refuse nothing the package writes: every loss and target of the
     gradient boosting model and the multivariate linear model round-trip exactly."""
-    rng = np.random.default_rng(3)
-    files = write_country(tmp_path / "data", "US", n_videos=40,
-                          days=rng.integers(8, 16, size=40).tolist(),
-                          first_day=rng.integers(0, 25, size=40).tolist())
-    ds = load_dataset(files.folder, "US")
-    w = make_windows(ds.frame)
-    split = chronological_split(w, ds.frame["date"].to_numpy())
-    train, val = w.subset(split.mask("train")), w.subset(split.mask("validation"))
+    ds, w, train, val = small_split(tmp_path / "data", seed=3)
     models = [GradientBoosting(max_iter=8, loss=loss, target=target)
               for loss in ("squared", "absolute", "absolute_scaled")
               for target in ("growth", "drift")]
