@@ -12,21 +12,11 @@ from typing import Callable
 
 import pandas as pd
 
-from ytlstm.names import prose
+from ytlstm.names import METRIC_NAMES, country_name, prose
 from ytlstm.report import fmt, fmt_int, fmt_p, verdict
 
-#: Display names of the countries of the dataset.
-COUNTRY_NAMES = {"US": "United States", "GB": "Great Britain", "CA": "Canada", "DE": "Germany",
-                 "FR": "France", "IN": "India", "JP": "Japan", "KR": "South Korea",
-                 "MX": "Mexico", "RU": "Russia"}
-#: The two metrics of protocol v3, as a reader names them.
-METRIC_NAMES = {"mae": "MAE in views", "mase": "MASE"}
 
 Reader = Callable[[str], pd.DataFrame]
-
-
-def country_name(country: str) -> str:
-    return COUNTRY_NAMES.get(country.upper(), country.upper())
 
 
 def day8(read: Reader) -> dict:

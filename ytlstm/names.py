@@ -120,3 +120,18 @@ def config_words(params: dict | str) -> str:
         else:
             parts.append(f"{key.replace('_', ' ')} {value}")
     return ", ".join(parts) if parts else "no parameters"
+
+
+#: Display names of the countries of the dataset.
+COUNTRY_NAMES = {"US": "United States", "GB": "Great Britain", "CA": "Canada", "DE": "Germany",
+                 "FR": "France", "IN": "India", "JP": "Japan", "KR": "South Korea",
+                 "MX": "Mexico", "RU": "Russia"}
+
+
+def country_name(country: str) -> str:
+    """A country code as a reader names the country ("GB" -> "Great Britain")."""
+    return COUNTRY_NAMES.get(country.upper(), country.upper())
+
+
+#: The two metrics of protocol v3, as a reader names them.
+METRIC_NAMES = {"mae": "MAE in views", "mase": "MASE"}

@@ -706,7 +706,7 @@ def _ratio_rows(ax, y, v, lo, hi, right, style, name):
 
 def _country_rows(ax, table, models: list[str], right: float) -> None:
     """Each country's ratios (``ratio``, ``ratio_lo``, ``ratio_hi``) per model, side by side."""
-    from ytlstm.answers import country_name
+    from ytlstm.names import country_name
 
     countries = list(dict.fromkeys(table["country"]))
     for k, c in enumerate(countries):
@@ -746,8 +746,7 @@ def equivalence_figure(verdicts, title: str, margin: float = 0.05):
     """Protocol v3: each LSTM family's (and the combination's) ratio to the best baseline on
     MAE and on MASE, per country, with 95% intervals and the equivalence band; one panel per
     metric, stacked."""
-    from ytlstm.answers import METRIC_NAMES
-    from ytlstm.names import order
+    from ytlstm.names import METRIC_NAMES, order
 
     models = order(verdicts["model"].unique())[::-1]
     fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 2 * (0.5 * len(models) + 1.2) + 1.0),
