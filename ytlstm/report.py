@@ -187,6 +187,16 @@ def intervals_table(pred: pd.DataFrame, split: str, reps: int, seed: int,
     return pd.DataFrame(rows)
 
 
+def intervals_by_origin(pred: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
+    """:func:`intervals_table` of each origin's test block (a description per block), every
+    block against the best baseline chosen before the first origin."""
+    ref = best_models(pred)["baseline"]
+    origins = sorted(pred.loc[pred["split"] == "test", "origin"].unique())
+    return pd.concat([intervals_table(pred[pred["origin"] == o], "test", reps, seed,
+                                      reference=ref).assign(origin=o) for o in origins],
+                     ignore_index=True)
+
+
 def paired_tests(pred: pd.DataFrame, split: str, reps: int, seed: int) -> pd.DataFrame:
     """Each LSTM family against the best baseline on ``split``: the primary two-way bootstrap
     test (Holm-adjusted over the four families), and Diebold-Mariano on the window-weighted
@@ -511,6 +521,7 @@ def all_tables(study, pred: pd.DataFrame | None = None,
         "training": training_table(study),
         "intervals_test": intervals_table(pred, "test", reps, seed),
         "intervals_video_test": intervals_table(pred, "video_test", reps, seed),
+        "intervals_by_origin": intervals_by_origin(pred, reps, seed),
         "paired_test": pd.concat([paired_tests(pred, "test", reps, seed),
                                   paired_tests(pred, "video_test", reps, seed)],
                                  ignore_index=True),
