@@ -49,9 +49,9 @@ def with_combination(pred: pd.DataFrame) -> pd.DataFrame:
         rows = a.loc[common].copy()
         rows["y_pred"] = seed_ensemble(np.stack([rows["y_pred"].to_numpy(),
                                                  b.loc[common, "y_pred"].to_numpy()]))
-        for col in INTERVAL_COLUMNS:
-            if col in rows:
-                rows[col] = np.nan       # the combination has no forecast intervals
+        for col in rows.columns:     # the combination has no version-2 or quantile band
+            if col in INTERVAL_COLUMNS or col.startswith(("qlo_", "qhi_")):
+                rows[col] = np.nan
         rows["model"] = COMBINED
         frames.append(rows.reset_index()[pred.columns])
     return pd.concat(frames, ignore_index=True)

@@ -246,3 +246,10 @@ def equivalence_verdict(ratio: float, p_holm: float, p_tost: float, level: float
     if p_holm < level:
         return VERDICTS[0] if ratio < 1 else VERDICTS[1]
     return VERDICTS[2] if p_tost < level else VERDICTS[3]
+
+
+def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> np.ndarray:
+    """The interval (Winkler) score of each forecast: width plus ``2/alpha`` times the miss."""
+    a = 1.0 - level
+    return ((upper - lower) + (2 / a) * np.maximum(lower - y, 0.0)
+            + (2 / a) * np.maximum(y - upper, 0.0))

@@ -73,6 +73,9 @@ class HorizonStudy:
     calibration: pd.DataFrame              # origin, model, horizon, level, lower_q, upper_q, n
     horizons: int = 7
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the quantile peer (protocol v3, item 22): origin -> (level, horizon) -> (lower, upper)
+    #: views of every window
+    quantiles: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- windows
@@ -138,6 +141,26 @@ def fit_baselines(windows: Windows, origin, chosen: dict[str, dict], config,
                 preds[0, :, h - 1] = f.predict(windows)
                 fitted.append(f)
             out[name] = HorizonFit(name, preds, dict(chosen.get(name, {})), fitted=fitted)
+    return out
+
+
+def fit_quantiles(windows: Windows, origin, chosen: dict[str, dict], config, horizons: int,
+                  levels) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """The quantile peer at one origin (protocol v3, item 22): for each level and horizon the
+    band of :func:`ytlstm.quantile.quantile_band`, fitted on the windows the gradient boosting
+    of that horizon is fitted on."""
+    from ytlstm.quantile import quantile_band
+
+    train_limit, val_limit = limits(origin)
+    out = {}
+    with threadpool_limits(limits=1):
+        for h in range(1, horizons + 1):
+            tr = horizon_index(windows, origin.train, h, train_limit)
+            va = horizon_index(windows, origin.validation, h, val_limit)
+            for lv in levels:
+                out[(float(lv), h)] = quantile_band(chosen["gbm"], config, lv, h,
+                                                    windows.subset(tr), windows.subset(va),
+                                                    windows)
     return out
 
 
@@ -238,7 +261,7 @@ def level_name(level: float) -> str:
 # --------------------------------------------------------------------------- the stage
 
 def _rows(windows: Windows, origin, split: str, fits: dict[str, HorizonFit], horizons: int,
-          calib: dict, levels) -> list[pd.DataFrame]:
+          calib: dict, levels, quantiles: dict | None = None) -> list[pd.DataFrame]:
     idx_all = origin.validation if split == "horizon_validation" else origin.test
     out = []
     _, val_limit = limits(origin)
@@ -262,6 +285,11 @@ def _rows(windows: Windows, origin, split: str, fits: dict[str, HorizonFit], hor
                 lo, hi = calib[(model, h, lv)][:2]
                 cols[f"lower_{level_name(lv)}"], cols[f"upper_{level_name(lv)}"] = \
                     interval(p, day7, lo, hi)
+            if quantiles and model == "gbm":
+                for lv in levels:
+                    qlo, qhi = quantiles[(float(lv), h)]
+                    cols[f"qlo_{level_name(lv)}"] = qlo[idx]
+                    cols[f"qhi_{level_name(lv)}"] = qhi[idx]
             out.append(pd.DataFrame(cols))
     return out
 
@@ -333,6 +361,13 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
         for o in origins:
             fits[o.name].update(fit_baselines(windows, o, chosen, config, H))
         seconds["baselines"] = time.perf_counter() - tb
+        tq = time.perf_counter()
+        levels = tuple(config.interval_levels)
+        quantiles = {o.name: fit_quantiles(windows, o, chosen, config, H, levels)
+                     for o in origins}
+        seconds["quantile_peer"] = time.perf_counter() - tq
+        say(f"  quantile peer: {2 * len(levels) * H * len(origins)} quantile models in "
+            f"{seconds['quantile_peer']:.1f} s")
         trained0 = pending.result()
     by_origin0 = {o.name: trained0[i * len(seeds):(i + 1) * len(seeds)]
                   for i, o in enumerate(origins)}
@@ -371,7 +406,6 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
             runs=runs1)
 
     # split-conformal calibration per origin, model, horizon and level
-    levels = tuple(config.interval_levels)
     calib_rows, frames = [], []
     for o in origins:
         _, val_limit = limits(o)
@@ -388,10 +422,12 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
                                        "level": lv, "lower_q": lo, "upper_q": hi,
                                        "n_residuals": len(idx)})
         for split in ("horizon_test", "horizon_validation"):
-            frames += _rows(windows, o, split, fits[o.name], H, calib, levels)
+            frames += _rows(windows, o, split, fits[o.name], H, calib, levels,
+                            quantiles[o.name])
     table = pd.concat(frames, ignore_index=True)
     table["target_date"] = pd.to_datetime(table["target_date"])
     seconds["total"] = time.perf_counter() - t0
     say(f"  horizons done in {seconds['total']:.1f} s")
     return HorizonStudy(table=table, fits=fits, choice=choice,
-                        calibration=pd.DataFrame(calib_rows), horizons=H, seconds=seconds)
+                        calibration=pd.DataFrame(calib_rows), horizons=H, seconds=seconds,
+                        quantiles=quantiles)

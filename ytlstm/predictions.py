@@ -9,7 +9,9 @@ where every choice is made), ``train`` (the first origin's models on its trainin
 ``horizon_validation`` rows, one per model, origin, window and horizon 1..7, with the bounds of
 its forecast intervals (``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``; empty on the
 day-8 rows). ``scale`` is the window's MASE scale (protocol v3, item 12:
-:func:`ytlstm.evaluate.mase_scale`). Every metric, table, test and figure is computed from this table
+:func:`ytlstm.evaluate.mase_scale`), ``y_last`` its last input day's views (day 7: the lower
+end of every interval). The quantile peer of the intervals (protocol v3, item 22) adds the
+columns ``qlo_80``, ``qhi_80``, ``qlo_95``, ``qhi_95`` on the horizon rows of ``gbm``. Every metric, table, test and figure is computed from this table
 (:mod:`ytlstm.report`).
 """
 
@@ -22,9 +24,9 @@ from ytlstm.evaluate import mase_scale
 from ytlstm.families import LSTM_FAMILIES
 
 COLUMNS = ("model", "split", "origin", "window", "horizon", "video_id", "target_date", "run_day",
-           "y_true", "y_pred", "scale")
+           "y_true", "y_pred", "scale", "y_last")
 #: The columns of a wide table that describe the window, not a model's forecast.
-FACTS = ("origin", "video_id", "target_date", "run_day", "y_true", "scale")
+FACTS = ("origin", "video_id", "target_date", "run_day", "y_true", "scale", "y_last")
 
 
 def _rows(study, origin, split: str, idx: np.ndarray, seeds: bool) -> list[pd.DataFrame]:
@@ -75,6 +77,7 @@ def predictions_table(study, seeds: bool = False) -> pd.DataFrame:
         df = pd.concat([df, hz.table], ignore_index=True)
     df["target_date"] = pd.to_datetime(df["target_date"])
     df["scale"] = mase_scale(study.windows.views)[df["window"].to_numpy()]
+    df["y_last"] = study.windows.views[df["window"].to_numpy(), -1]
     return df
 
 

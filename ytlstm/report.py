@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ytlstm.evaluate import (concentration, gmrae, holm, mae, point_metrics, twoway_test,
+from ytlstm.evaluate import (concentration, gmrae, holm, interval_score, mae, point_metrics,
+                             twoway_test,
                              twoway_weights, weighted_dm)
 from ytlstm.families import LSTM_FAMILIES
 from ytlstm.names import BASELINES, label, order, prose
@@ -450,13 +451,6 @@ def horizon_tests(pred: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
     return out
 
 
-def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> np.ndarray:
-    """The interval (Winkler) score of each forecast: width plus ``2/alpha`` times the miss."""
-    a = 1.0 - level
-    return ((upper - lower) + (2 / a) * np.maximum(lower - y, 0.0)
-            + (2 / a) * np.maximum(y - upper, 0.0))
-
-
 def intervals_coverage(pred: pd.DataFrame, levels=(0.8, 0.95)) -> pd.DataFrame:
     """``model, horizon, level, coverage, mean_width, interval_score, n_windows`` of the
     forecast intervals on the test windows, pooled over the origins."""
@@ -551,7 +545,22 @@ def all_tables(study, pred: pd.DataFrame | None = None,
         tables["horizon_counts"] = horizon_counts(pred)
         tables["horizon_form"] = hz.choice
         tables["horizon_calibration"] = hz.calibration
+        tables.update(interval_tables(pred, tables["origins"], cfg.interval_levels))
     return tables
+
+
+def interval_tables(pred: pd.DataFrame, origins: pd.DataFrame,
+                    levels) -> dict[str, pd.DataFrame]:
+    """Protocol v3's intervals (items 19-23, :mod:`ytlstm.intervals`): ``intervals_v3`` and
+    the targets of the best LSTM and the best baseline at horizons, ``intervals_v3_targets``."""
+    from ytlstm.intervals import interval_targets, intervals_v3
+
+    table = intervals_v3(pred, origins, tuple(levels))
+    if not len(table):
+        return {}
+    pair = best_at_horizons(pred)
+    return {"intervals_v3": table,
+            "intervals_v3_targets": interval_targets(table, [pair["lstm"], pair["baseline"]])}
 
 
 def version3_tables(pred: pd.DataFrame, break_date, reps: int,

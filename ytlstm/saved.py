@@ -773,7 +773,7 @@ def _export_horizon_network(study, o, name: str, hz, path: Path, common: dict,
         outputs = 1
     else:
         transform = FeatureTransform(name == "lstm_transfer_h", params["target"],
-                                     horizons=H).fit(train)
+                                     horizons=H).fit(train, o.info["validation_first"])
         outputs = H
     nets = [_network(r.weights, transform.n_channels, config.window, units, outputs)
             for r in fit.runs]

@@ -177,7 +177,7 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
         chrono = [o for o in origins if o.split == "chronological"]
         horizons, keys["horizons"] = stage(
             "horizons", {**params, **config.subset(HORIZON_FIELDS)},
-            MODEL_MODULES + ("horizons",), [k_win, *(keys[o.name] for o in chrono)],
+            MODEL_MODULES + ("horizons", "quantile"), [k_win, *(keys[o.name] for o in chrono)],
             lambda: horizon_stage(windows, chrono, chosen["chronological"],
                                   {o.name: fits[o.name] for o in chrono}, config, jobs, say))
 

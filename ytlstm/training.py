@@ -274,14 +274,17 @@ def run_job(job: Job, windows: Windows | None = None,
             raise ValueError(f"{t.label} cannot be trained with {first.label} (other inputs)")
     train, val = windows.subset(first.train), windows.subset(first.validation)
     horizons = first.horizons
-    transforms: dict[str, FeatureTransform] = {}
-    targets: dict[str, tuple] = {}
+    # one transform per target kind and target limits: a multi-output network's target
+    # scaling reads only training targets dated before its origin's validation dates
+    transforms: dict[tuple, FeatureTransform] = {}
+    targets: dict[tuple, tuple] = {}
     for t in job.tasks:
-        if t.target not in transforms:
-            transforms[t.target] = _transform(first.multivariate, t.target, horizons).fit(train)
-            targets[t.target] = (transforms[t.target].transform_y(train),
-                                 transforms[t.target].transform_y(val))
-    inputs = transforms[first.target]
+        tk = (t.target, t.target_limits)
+        if tk not in transforms:
+            transforms[tk] = _transform(first.multivariate, t.target, horizons).fit(
+                train, t.target_limits[0] if t.target_limits is not None else None)
+            targets[tk] = (transforms[tk].transform_y(train), transforms[tk].transform_y(val))
+    inputs = transforms[(first.target, first.target_limits)]
     x_all = inputs.transform_x(windows)
     n_steps, n_ch = config.window, inputs.n_channels
     inits, initial_preds = [], []
@@ -292,7 +295,8 @@ def run_job(job: Job, windows: Windows | None = None,
                 raise ValueError(f"{t.label}: init='transfer' needs init_weights")
             w0 = transfer_weights(t.init_weights, n_ch, FeatureTransform(False).n_channels)
             inits.append(w0)
-            initial_preds.append(_predict(w0, transforms[t.target], x_all, windows, n_steps,
+            initial_preds.append(_predict(w0, transforms[(t.target, t.target_limits)], x_all,
+                                          windows, n_steps,
                                           t.units, horizons))
         elif t.init == "random":
             if (t.seed, t.units) not in random_inits:
@@ -309,14 +313,15 @@ def run_job(job: Job, windows: Windows | None = None,
             weights[key] = _weights(t, train, val)
     sws = [weights[(t.weighting, t.target_limits)] for t in job.tasks]
     logs = train_branches(
-        inputs.transform_x(train), [targets[t.target][0] for t in job.tasks],
-        inputs.transform_x(val), [targets[t.target][1] for t in job.tasks],
+        inputs.transform_x(train), [targets[(t.target, t.target_limits)][0] for t in job.tasks],
+        inputs.transform_x(val), [targets[(t.target, t.target_limits)][1] for t in job.tasks],
         [t.seed for t in job.tasks], inits, loss=[t.loss for t in job.tasks],
         learning_rate=config.learning_rate, batch_size=config.batch_size,
         max_epochs=first.max_epochs or config.max_epochs, patience=config.patience,
         sw=[w[0] for w in sws], sw_val=[w[1] for w in sws])
     return [Trained(label=t.label, seed=t.seed,
-                    pred=_predict(log.weights, transforms[t.target], x_all, windows, n_steps,
+                    pred=_predict(log.weights, transforms[(t.target, t.target_limits)], x_all,
+                                  windows, n_steps,
                                   t.units, horizons),
                     loss=log.loss, val_loss=log.val_loss,
                     initial_val_loss=log.initial_val_loss if t.init == "transfer" else float("nan"),

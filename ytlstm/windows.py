@@ -291,15 +291,29 @@ class FeatureTransform:
             return np.log1p(fut) - self.reference(w)
         return np.log1p(w.horizon_target(self.horizon)) - self.reference(w)
 
-    def fit(self, w: Windows) -> "FeatureTransform":
+    def fit(self, w: Windows, targets_before=None) -> "FeatureTransform":
+        """Fit the scalers (and the category encoder) on training windows ``w``.
+
+        ``targets_before`` (a date, the origin's first validation date): the target scaling
+        reads only the targets dated before it, so that no scaler sees a target of the
+        validation or test period (protocol v3, item 20). Targets that are missing (NaN) are
+        left out of the scaling."""
         ch = self._channels(w)
         self.n_scaled = ch.shape[-1]
         self.x_scaler = StandardScaler().fit(ch.reshape(-1, self.n_scaled))
         t = self.target(w)
+        if targets_before is not None:
+            before = np.datetime64(targets_before, "ns")
+            dates = (w.future_date[:, :self.horizons] if self.horizons > 1 else
+                     (w.future_date[:, self.horizon - 1] if self.horizon > 1
+                      else w.target_date.astype("datetime64[ns]")))
+            t = np.where(dates < before, t, np.nan)
         if self.horizons > 1:
             std = np.nanstd(t, axis=0)
             self.y_mean = np.nanmean(t, axis=0)
             self.y_std = np.where(std > 0, std, 1.0)
+        elif np.isnan(t).any():
+            self.y_mean, self.y_std = float(np.nanmean(t)), float(np.nanstd(t) or 1.0)
         else:
             self.y_mean, self.y_std = float(t.mean()), float(t.std() or 1.0)
         if self.multivariate:
