@@ -96,3 +96,43 @@ def agreement(answers: dict[str, dict], answers3: dict[str, dict]) -> str:
             f"{country_name(c)} {a3[m]['verdict']}" for c, a3 in answers3.items()) + ")")
         for m in ("mae", "mase"))
     return f"{s2}. Under version 3, {s3}."
+
+
+def intervals_v3(read: Reader) -> dict:
+    """Protocol v3's intervals (items 19-23) for the best LSTM and the best baseline at
+    horizons, from ``intervals_v3_targets.csv`` and ``intervals_v3.csv``: per model and level
+    the pooled coverage of version 3's intervals against version 2's on the same windows, the
+    largest gaps from nominal, the score ratio, and which targets are met."""
+    tg, tab = read("intervals_v3_targets"), read("intervals_v3")
+    allrows = tab[tab["by"] == "all"].set_index(["model", "method", "level"])
+    origins = sorted(tab.loc[tab["by"] == "origin", "origin"].unique())
+    out = {"origins": origins, "models": list(dict.fromkeys(tg["model"])), "rows": {}}
+    for _, r in tg.iterrows():
+        out["rows"][(r["model"], r["method"], float(r["level"]))] = {
+            **r.to_dict(), "n_windows": int(allrows.loc[(r["model"], r["method"], r["level"]),
+                                                        "n_windows"])}
+    return out
+
+
+def _met(flag: bool) -> str:
+    return "met" if flag else "missed"
+
+
+def intervals_v3_sentence(a: dict, model: str) -> str:
+    """One sentence on ``model``'s version-3 intervals against version 2's (both levels)."""
+    parts = []
+    for lv in (0.8, 0.95):
+        r3, r2 = a["rows"].get((model, "v3", lv)), a["rows"].get((model, "v2", lv))
+        if r3 is None or r2 is None:
+            continue
+        parts.append(f"the {lv:.0%} intervals cover {100 * r3['coverage']:.1f}% of the test "
+                     f"targets (version 2's: {100 * r2['coverage']:.1f}%), at most "
+                     f"{100 * r3['max_gap_horizon']:.1f} points from nominal at a horizon "
+                     f"(target 2: {_met(r3['horizons_met'])}) and "
+                     f"{100 * r3['max_gap_origin']:.1f} at an origin (target 5: "
+                     f"{_met(r3['origins_met'])}), with a mean interval score "
+                     f"{r3['score_vs_v2']:.2f} times version 2's (target below 1: "
+                     f"{_met(r3['score_met'])})")
+    first, last = a["origins"][0], a["origins"][-1]
+    return (f"For {prose(model)}, on the test windows of {first} to {last}, "
+            + "; ".join(parts))

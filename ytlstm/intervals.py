@@ -62,10 +62,16 @@ def _log_scores(g: pd.DataFrame) -> np.ndarray:
             - np.log1p(np.maximum(g["y_pred"].to_numpy(float), 0.0)))
 
 
+def _log_band(g: pd.DataFrame, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """The quantile band of the rows ``g`` in log views (a band below 0 views held at 0)."""
+    return (np.log1p(np.maximum(g[f"qlo_{tag}"].to_numpy(float), 0.0)),
+            np.log1p(np.maximum(g[f"qhi_{tag}"].to_numpy(float), 0.0)))
+
+
 def _cqr_scores(g: pd.DataFrame, tag: str) -> np.ndarray:
     ly = np.log1p(g["y_true"].to_numpy(float))
-    return np.maximum(np.log1p(g[f"qlo_{tag}"].to_numpy(float)) - ly,
-                      ly - np.log1p(g[f"qhi_{tag}"].to_numpy(float)))
+    lo, hi = _log_band(g, tag)
+    return np.maximum(lo - ly, ly - hi)
 
 
 def _bounded(lower: np.ndarray, upper: np.ndarray, y_last: np.ndarray):
@@ -91,9 +97,9 @@ def log_interval(g: pd.DataFrame, lo: float, hi: float):
 
 def cqr_interval(g: pd.DataFrame, tag: str, q: float):
     """Item 22's interval: the quantile band widened by ``q`` in log views."""
+    lo, hi = _log_band(g, tag)
     with np.errstate(over="ignore"):
-        lo = np.expm1(np.log1p(g[f"qlo_{tag}"].to_numpy(float)) - q)
-        hi = np.expm1(np.log1p(g[f"qhi_{tag}"].to_numpy(float)) + q)
+        lo, hi = np.expm1(lo - q), np.expm1(hi + q)
     return _bounded(lo, hi, g["y_last"].to_numpy(float))
 
 
@@ -187,10 +193,7 @@ def interval_rows(pred: pd.DataFrame, origins: pd.DataFrame, levels=(0.8, 0.95),
 
 def size_deciles(pred: pd.DataFrame) -> np.ndarray:
     """The 9 cuts of day-7 views that make deciles of the first origin's training windows."""
-    from ytlstm.choice import first_origin
-
-    t = pred[(pred["split"] == "train") & (pred["origin"] == first_origin(pred))]
-    t = t.drop_duplicates("window")
+    t = pred[pred["split"] == "train"].drop_duplicates("window")   # the first origin's only
     return np.quantile(t["y_last"].to_numpy(float), np.arange(1, 10) / 10)
 
 
@@ -256,3 +259,20 @@ def interval_targets(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
                     "horizons_met": bool(gap_h <= 0.02), "origins_met": bool(gap_o <= 0.05),
                     "score_met": bool(rel < 1) if np.isfinite(rel) else False})
     return pd.DataFrame(out)
+
+
+def saved_calibration(pred: pd.DataFrame, model: str, levels=(0.8, 0.95)) -> pd.DataFrame:
+    """The calibration a saved model carries (item 23): for each horizon and level, item 20's
+    scaled-score bounds from every origin's test forecasts of ``model`` (all of them realised
+    by the end of the study): ``horizon, level, lower_z, upper_z, n_scores``. A new window's
+    interval is then :func:`scaled_interval` of its forecast and scale."""
+    p = _test_rows(pred)
+    p = p[p["model"] == model]
+    rows = []
+    for h, g in p.groupby("horizon"):
+        z = _scaled_scores(g)
+        for lv in levels:
+            lo, hi = conformal_quantiles(z, lv)
+            rows.append({"horizon": int(h), "level": float(lv), "lower_z": lo, "upper_z": hi,
+                         "n_scores": len(z)})
+    return pd.DataFrame(rows, columns=["horizon", "level", "lower_z", "upper_z", "n_scores"])

@@ -135,3 +135,16 @@ def country_name(country: str) -> str:
 
 #: The two metrics of protocol v3, as a reader names them.
 METRIC_NAMES = {"mae": "MAE in views", "mase": "MASE"}
+
+#: The forecast-interval methods (protocol v3, items 19-23; :data:`ytlstm.intervals.METHODS`):
+#: short labels for figures and tables, and words for prose.
+METHOD_LABELS = {"v2": "version 2 (validation, log score)",
+                 "v3": "version 3 (earlier origins, scaled score)",
+                 "v3_log": "earlier origins, log score",
+                 "v3_aci": "version 3 with adaptive updates (ACI)",
+                 "cqr": "quantile peer (conformalised quantile boosting)"}
+
+
+def method_label(method: str) -> str:
+    """The display name of an interval method."""
+    return METHOD_LABELS.get(method, method)

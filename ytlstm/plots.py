@@ -766,3 +766,49 @@ def equivalence_figure(verdicts, title: str, margin: float = 0.05):
     fig.suptitle(wrap(title))
     legend_below(fig, axes=[axes[0]])
     return fig
+
+
+#: One colour per interval method (protocol v3, items 19-23), none of them a model's.
+METHOD_COLORS = {"v2": "#999999", "v3": "#0072B2", "v3_log": "#56B4E9", "v3_aci": "#009E73",
+                 "cqr": "#D55E00"}
+
+
+def coverage_by_origin_and_size(table, model: str, baseline: str, title: str):
+    """Coverage of the intervals of ``model`` under every method (and of the quantile peer,
+    the conformalised quantile boosting of ``baseline``) per forecast origin (left) and per
+    decile of video size (right), one row of panels per level, with the nominal level and the
+    +-5 point band of the per-origin target (``intervals_v3.csv``)."""
+    from ytlstm.names import method_label
+
+    levels = sorted(table["level"].unique())
+    fig, axes = plt.subplots(len(levels), 2, figsize=(WIDTH, 2.5 * len(levels) + 2.2),
+                             sharey="row", squeeze=False)
+    for r, lv in enumerate(levels):
+        for c, by in enumerate(("origin", "decile")):
+            ax = axes[r, c]
+            ax.axhspan(lv - 0.05, lv + 0.05, color="#EEEEEE", label="nominal +- 5 points")
+            ax.axhline(lv, color=ACTUAL, lw=1, label="nominal")
+            for method in METHOD_COLORS:
+                m = baseline if method == "cqr" else model
+                t = table[(table["model"] == m) & (table["method"] == method)
+                          & (table["level"] == lv) & (table["by"] == by)]
+                if not len(t):
+                    continue
+                t = t.sort_values(by)
+                x = (t["origin"].str.replace("origin ", "", regex=False).astype(int)
+                     if by == "origin" else t["decile"])
+                ax.plot(x, t["coverage"], "-o", ms=3.5, color=METHOD_COLORS[method],
+                        label=method_label(method))
+            ax.set_title(f"{lv:.0%} intervals, by {'origin' if by == 'origin' else 'size'}",
+                         fontsize=MIN_FONT_PT + 0.5)
+            ax.set_xlabel("forecast origin" if by == "origin" else
+                          "decile of day-7 views (1 = smallest)")
+            if by == "decile":
+                ax.set_xticks(range(1, 11, 3))
+            else:
+                ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+            percent_axis(ax.yaxis)
+        axes[r, 0].set_ylabel(wrap("share of test targets inside", 18))
+    fig.suptitle(wrap(f"{title}: {label(model)}"))
+    legend_below(fig, ncols=1)
+    return fig
