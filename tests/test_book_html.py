@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 RESULTS = ROOT / "_build" / "results"
 CHAPTERS = ["intro", "data", "methods", "univariate", "multivariate", "clusters", "transfer",
-            "conclusions", "reproducibility", "bibliography"]
+            "conclusions", "protocol_changes", "reproducibility", "bibliography"]
 
 pytestmark = pytest.mark.book
 

@@ -260,13 +260,73 @@ def test_the_conclusions_say_what_the_tables_say():
 def test_methods_say_when_each_protocol_version_was_written():
     """Methods said the protocol was "fixed before any test result was seen", though version 2
     was written after version 1's result, and left out the learning-rate change of gradient
-    boosting made after version 2 was committed."""
+    boosting made after version 2 was committed. Methods says when each version was written,
+    the appendix on the changes between versions tells the change."""
     from ytlstm.config import StudyConfig
 
     text = words(reader_view("methods").get_text(" "))
     assert "written after version 1's test result was known" in text
+    assert "the learning rate of gradient boosting, was changed after the commit" in text
+    history = words(reader_view("protocol_changes").get_text(" "))
     lr = f"{StudyConfig().gbm_learning_rate:g}"
-    assert f"the learning rate of gradient boosting was raised from 0.05 to {lr}" in text
+    assert f"the learning rate of gradient boosting was raised from 0.05 to {lr}" in history
+
+
+#: Methods' sections that define what the protocol's rules talk about, in reading order.
+DEFINITIONS = ["Windows", "Split and forecast origins", "Transform", "Models", "Baselines",
+               "Metrics and tests"]
+PROTOCOL_PARTS = ["Protocol, version 2", "Addendum: horizons 1-7", "Protocol, version 3:",
+                  "Protocol, version 3, addendum"]
+
+
+def test_methods_define_first_then_state_the_protocol():
+    """Methods in reading order (issue 23): every definition section before the first rule of
+    the protocol, the rules 1-24 in order after them, each version under its own heading; the
+    history of the versions is an appendix, linked from Methods."""
+    main = reader_view("methods")
+    order = {id(el): i for i, el in enumerate(main.descendants)}
+    headings = [(words(h.get_text(" ")), order[id(h)]) for h in main.select("h2, h3, h4")]
+
+    def heading(start: str) -> int:
+        found = [i for text, i in headings if text.startswith(start)]
+        assert found, f"methods: no heading {start!r} among {[t for t, _ in headings]}"
+        return found[0]
+
+    items = {}
+    for p in main.select("p"):
+        m = re.match(r"(\d+)\.", words(p.get_text(" ")))
+        if m and p.find("strong") is not None and words(p.find("strong").get_text(" ")) \
+                .startswith(f"{m.group(1)}."):
+            items.setdefault(int(m.group(1)), order[id(p)])
+    assert sorted(items) == list(range(1, 25)), f"methods: protocol items {sorted(items)}"
+    assert [items[k] for k in sorted(items)] == sorted(items.values()), \
+        "methods: the protocol's items are not in the order 1-24"
+    first_rule = items[1]
+    defs = [heading(d) for d in DEFINITIONS]
+    assert defs == sorted(defs), f"methods: the definitions are not in the order {DEFINITIONS}"
+    assert defs[-1] < first_rule, \
+        "methods: a definition section comes after the first rule of the protocol"
+    parts = [heading(p) for p in PROTOCOL_PARTS]
+    assert parts == sorted(parts) and parts[0] > defs[-1], "methods: the protocol's parts"
+    bounds = [*parts, float("inf")]
+    for k, (lo, hi) in enumerate([(1, 7), (8, 11), (12, 18), (19, 24)]):
+        assert bounds[k] < items[lo] and items[hi] < bounds[k + 1], \
+            f"methods: items {lo}-{hi} are not under the heading {PROTOCOL_PARTS[k]!r}"
+    # each part says when it was written and links the appendix that tells its history
+    links = [a for a in main.select("a[href]")
+             if a["href"].split("#")[0] == "protocol_changes.html"]
+    assert len(links) >= 4, f"methods links the protocol's history {len(links)} times, not 4"
+    s = soup("methods")
+    appendix = soup("protocol_changes")
+    assert words(appendix.find("h1").get_text(" ")).startswith("Changes between protocol versions")
+    text = words(reader_view("protocol_changes").get_text(" "))
+    for version in ("Version 1", "Version 2 (items 1-7)", "Version 2, addendum (items 8-11)",
+                    "Version 3 (items 12-18)", "Version 3, addendum (items 19-24)"):
+        assert version in text, f"the appendix on protocol changes has no section {version!r}"
+    # the engineering notes left Methods for the reproducibility appendix
+    methods_text = words(main.get_text(" "))
+    assert "branch axis" not in methods_text and not s.select("#tbl-timings")
+    assert soup("reproducibility").select("#tbl-timings")
 
 
 def _country_answers():

@@ -3,8 +3,9 @@
 Every chapter page of _build/html is served on localhost and opened in Debian's Chromium:
 every image decodes, MathJax (served from the book, never a CDN) typesets all the math,
 nothing logs a console error; at a phone's width (390 px) and a laptop's (1280 px) nothing
-but a table's own scroll box is wider than the screen, every figure's smallest text is at
-least 9 CSS px at 390 px, axe-core (``make axe``) finds no
+but a table's own scroll box is wider than the screen, at 390 px every display equation, table
+and code block fits the screen or scrolls in a box of its own (never cut off without a scroll
+bar), every figure's smallest text is at least 9 CSS px at 390 px, axe-core (``make axe``) finds no
 critical or serious accessibility violation, and full-page screenshots go to
 _build/screenshots/390/ and _build/screenshots/1280/.
 Without Chromium these tests fail (``make browser-deps`` installs it); they never skip.
@@ -160,6 +161,68 @@ def test_page_fits_the_screen_and_passes_axe(page, driver, site):
         browser.reset_viewport(driver)
     assert not problems, f"{page}:\n" + "\n".join(problems)
     assert shot.stat().st_size > 5_000, f"{page}: screenshot {shot} looks empty"
+
+
+def phone_fit_problems(driver) -> list[str]:
+    """At the phone's width: the page wider than the screen, and every display equation, table
+    or code block that runs off the screen or is cut without a scroll bar of its own."""
+    browser.set_viewport(driver, browser.PHONE)
+    fit = browser.wide_blocks(driver)
+    problems = []
+    if fit["page"] > fit["viewport"] + 1:
+        problems.append(f"the page is {fit['page']} px wide on a {fit['viewport']} px screen: "
+                        "the reader scrolls the whole page sideways")
+    problems += [f"{b['what']} {b['text']!r}: {b['problem']}" for b in fit["blocks"]]
+    return problems
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_equations_and_tables_fit_a_phone(page, driver, site):
+    """At 390 px no display equation, table or code block widens the page or hides its right
+    part: each fits the screen or scrolls sideways inside a box of its own on the screen."""
+    open_page(driver, f"{site}/{page}.html")
+    try:
+        problems = phone_fit_problems(driver)
+    finally:
+        browser.reset_viewport(driver)
+    assert not problems, f"{page} at {browser.PHONE} px:\n" + "\n".join(problems)
+
+
+def test_the_phone_fit_check_catches_wide_equations_and_tables(driver, tmp_path):
+    """A table wider than the phone with no box, one cut by overflow hidden, and an equation
+    that runs off the screen fail; a wide table and an equation scrolling in their own boxes
+    pass."""
+    wide_cells = "<tr>" + "<td style='white-space:nowrap'>a wide cell</td>" * 12 + "</tr>"
+    wide_math = "<span style='display:inline-block;width:700px'>x</span>"
+    head = "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+    (tmp_path / "bad.html").write_text(
+        f"<html lang='en'><head>{head}<title>Bad</title></head><body style='margin:0'><main>"
+        "<article class='bd-article'><h1>Bad</h1>"
+        f"<table id='loose'>{wide_cells}</table>"
+        f"<div style='overflow-x:hidden'><table id='cut'>{wide_cells}</table></div>"
+        f"<mjx-container display='true' style='display:block'>{wide_math}</mjx-container>"
+        "</article></main></body></html>", encoding="utf-8")
+    (tmp_path / "good.html").write_text(
+        f"<html lang='en'><head>{head}<title>Good</title></head><body style='margin:0'><main>"
+        "<article class='bd-article'><h1>Good</h1>"
+        f"<div style='overflow-x:auto' tabindex='0'><table>{wide_cells}</table></div>"
+        "<mjx-container display='true' style='display:block;overflow-x:auto'>"
+        f"{wide_math}</mjx-container></article></main></body></html>", encoding="utf-8")
+    with browser.serve(tmp_path) as url:
+        try:
+            driver.get(f"{url}/bad.html")
+            browser.settle(driver)
+            bad = phone_fit_problems(driver)
+            driver.get(f"{url}/good.html")
+            browser.settle(driver)
+            good = phone_fit_problems(driver)
+        finally:
+            browser.reset_viewport(driver)
+    assert any(p.startswith("the page is") for p in bad), bad
+    assert any(p.startswith("table") and "nothing scrolls it" in p for p in bad), bad
+    assert any(p.startswith("table") and "overflow-x hidden" in p for p in bad), bad
+    assert any(p.startswith("equation") for p in bad), bad
+    assert good == [], good
 
 
 #: The smallest figure text a reader on a phone must see, in CSS px.

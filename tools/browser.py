@@ -270,6 +270,48 @@ def overflow(driver) -> dict:
     return driver.execute_script(_OVERFLOW_JS)
 
 
+# Display equations, tables and code blocks: each must either fit the screen or sit in a box
+# (itself or its nearest ancestor whose overflow-x is not visible) that scrolls sideways and
+# lies on the screen. A box that clips (overflow hidden or clip) hides what is past its edge
+# with no scroll bar to reach it, so it counts as not fitting.
+_WIDE_BLOCKS_JS = r"""
+const vw = document.documentElement.clientWidth;
+const boxOf = e => {
+  for (let a = e; a && a !== document.body && a !== document.documentElement; a = a.parentElement)
+    if (getComputedStyle(a).overflowX !== 'visible') return a;
+  return null; };
+const what = e => e.tagName === 'MJX-CONTAINER' ? 'equation'
+                : e.tagName === 'TABLE' ? 'table' : 'code block';
+const out = [];
+for (const e of document.querySelectorAll(
+    '.bd-article mjx-container[display="true"], .bd-article table, .bd-article pre')) {
+  const r = e.getBoundingClientRect();
+  if (r.width === 0) continue;
+  const box = boxOf(e);
+  const o = box ? getComputedStyle(box).overflowX : 'visible';
+  const b = box ? box.getBoundingClientRect() : r;
+  const scrolls = o === 'auto' || o === 'scroll';
+  const clipped = box && !scrolls && box.scrollWidth > box.clientWidth + 1;
+  const right = Math.max(r.right, r.left + e.scrollWidth);
+  let problem = null;
+  if (clipped) problem = `cut at the edge of a box with overflow-x ${o} (no scroll bar)`;
+  else if (scrolls && (b.right > vw + 1 || b.left < -1))
+    problem = `its scroll box runs from ${Math.round(b.left)} to ${Math.round(b.right)} px`;
+  else if (!scrolls && (right > vw + 1 || r.left < -1))
+    problem = `runs from ${Math.round(r.left)} to ${Math.round(right)} px and nothing scrolls it`;
+  if (problem) out.push({what: what(e), problem: problem,
+                         text: e.textContent.replace(/\s+/g, ' ').trim().slice(0, 60)});
+}
+return {viewport: vw, page: document.documentElement.scrollWidth, blocks: out};
+"""
+
+
+def wide_blocks(driver) -> dict:
+    """Display equations, tables and code blocks that run off the screen or are cut without a
+    scroll bar: ``{"viewport", "page" (the document's scrollWidth), "blocks": [...]}``."""
+    return driver.execute_script(_WIDE_BLOCKS_JS)
+
+
 #: axe-core's browser bundle, installed by ``make axe`` (tools/axe/package-lock.json).
 AXE_JS = Path(__file__).resolve().parents[1] / "_build" / "axe" / "axe.min.js"
 
