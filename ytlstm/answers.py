@@ -136,3 +136,16 @@ def intervals_v3_sentence(a: dict, model: str) -> str:
     first, last = a["origins"][0], a["origins"][-1]
     return (f"For {prose(model)}, on the test windows of {first} to {last}, "
             + "; ".join(parts))
+
+
+def intervals_v3_misses(read: Reader, model: str, level: float = 0.8) -> str:
+    """Where version 3's intervals of ``model`` miss, per origin: the shares of test targets
+    below and above the ``level`` interval (nominal: half the miss rate on each side)."""
+    t = read("intervals_v3")
+    t = t[(t["model"] == model) & (t["method"] == "v3") & (t["level"] == level)
+          & (t["by"] == "origin")].sort_values("origin")
+    side = 100 * (1 - level) / 2
+    parts = [f"{r['origin']}: {100 * r['miss_below']:.1f}% below and "
+             f"{100 * r['miss_above']:.1f}% above" for _, r in t.iterrows()]
+    return (f"the shares of test targets outside {prose(model)}'s {level:.0%} intervals of "
+            f"version 3, below and above (nominal {side:.0f}% each), are: " + "; ".join(parts))

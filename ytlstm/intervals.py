@@ -200,13 +200,15 @@ def size_deciles(pred: pd.DataFrame) -> np.ndarray:
 def _summary(g: pd.DataFrame, level: float) -> dict:
     y, lo, hi = (g[c].to_numpy(float) for c in ("y_true", "lower", "upper"))
     return {"n_windows": len(g), "coverage": float(np.mean((y >= lo) & (y <= hi))),
+            "miss_below": float(np.mean(y < lo)), "miss_above": float(np.mean(y > hi)),
             "mean_width": float(np.mean(hi - lo)),
             "interval_score": float(np.mean(interval_score(y, lo, hi, level)))}
 
 
 def intervals_v3(pred: pd.DataFrame, origins: pd.DataFrame, levels=(0.8, 0.95),
                  rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Coverage, mean width and mean interval score (item 23) of every model and method, per
+    """Coverage (and the shares of targets below and above the interval), mean width and mean
+    interval score (item 23) of every model and method, per
     level and: pooled (``by`` = ``all``), per ``horizon``, per ``origin``, per origin and
     horizon (``origin_horizon``), per size ``decile`` (1-10, day-7 views, cut on the first
     origin's training windows). ``horizon`` 0, ``origin`` ``all`` and ``decile`` 0 mean
