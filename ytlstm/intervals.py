@@ -256,3 +256,20 @@ def interval_targets(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
                     "horizons_met": bool(gap_h <= 0.02), "origins_met": bool(gap_o <= 0.05),
                     "score_met": bool(rel < 1) if np.isfinite(rel) else False})
     return pd.DataFrame(out)
+
+
+def saved_calibration(pred: pd.DataFrame, model: str, levels=(0.8, 0.95)) -> pd.DataFrame:
+    """The calibration a saved model carries (item 23): for each horizon and level, item 20's
+    scaled-score bounds from every origin's test forecasts of ``model`` (all of them realised
+    by the end of the study): ``horizon, level, lower_z, upper_z, n_scores``. A new window's
+    interval is then :func:`scaled_interval` of its forecast and scale."""
+    p = _test_rows(pred)
+    p = p[p["model"] == model]
+    rows = []
+    for h, g in p.groupby("horizon"):
+        z = _scaled_scores(g)
+        for lv in levels:
+            lo, hi = conformal_quantiles(z, lv)
+            rows.append({"horizon": int(h), "level": float(lv), "lower_z": lo, "upper_z": hi,
+                         "n_scores": len(z)})
+    return pd.DataFrame(rows, columns=["horizon", "level", "lower_z", "upper_z", "n_scores"])
