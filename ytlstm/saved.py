@@ -51,15 +51,16 @@ export also carries its models of that origin, for forecasts of day ``7 + h``, `
 * every one of these folders holds ``calibration.json`` (version :data:`CALIBRATION_VERSION`,
   protocol v3's items 19, 20 and 23): the equal-tailed split-conformal bounds ``lower_z``,
   ``upper_z`` of the scaled score ``(actual - forecast) / s`` per horizon and level, from the
-  study's test forecasts of that model at *every* origin (:func:`ytlstm.intervals.saved_calibration`),
-  ``s`` being a window's MASE scale (:func:`ytlstm.evaluate.mase_scale`: the mean absolute
-  daily increment of views over its input days, at least 1). The interval of a forecast ``p``
-  of a window with scale ``s`` and day-7 views ``y7`` is ``[max(p + lower_z s, y7),
-  max(p + upper_z s, lower end)]`` (:meth:`SavedModel.intervals`). A bound too few scores
-  give is infinite, stored as JSON ``null``: a null ``lower_z`` is minus infinity (the lower
-  end is ``y7``), a null ``upper_z`` plus infinity (no upper end). Version 2's calibration
-  (``lower_q``, ``upper_q``: log-residual bounds from the origin's validation windows, folder
-  format 2) is refused with a one-line error: re-export the models.
+  study's test forecasts of that model at *every* origin
+  (:func:`ytlstm.intervals.saved_calibration`), ``s`` being a window's MASE scale
+  (:func:`ytlstm.evaluate.mase_scale`: the mean absolute daily increment of views over its
+  input days, at least 1). The interval of a forecast ``p`` of a window with scale ``s`` and
+  day-7 views ``y7`` is ``[max(p + lower_z s, y7), max(p + upper_z s, lower end)]``
+  (:meth:`SavedModel.intervals`). A bound too few scores give is infinite, stored as JSON
+  ``null``: a null ``lower_z`` is minus infinity (the lower end is ``y7``), a null
+  ``upper_z`` plus infinity (no upper end). Version 2's calibration (``lower_q``,
+  ``upper_q``: log-residual bounds from the origin's validation windows, folder format 2) is
+  refused with a one-line error: re-export the models.
 
 ``metadata.json`` describes them in its ``horizons`` entry (``max_horizon``, ``form``,
 ``levels``, the files). A folder without that entry (an older export, a study with too few
