@@ -198,8 +198,8 @@ def _with_horizons(folder: Path, model) -> None:
     files = list(meta["files"])
     for h in (1, 2):
         files += safeio.write(folder, f"horizon_{h}", model)
-    (folder / "calibration.json").write_text(json.dumps({"quantiles": [
-        {"horizon": h, "level": 0.8, "lower_q": -0.1, "upper_q": 0.1, "n_residuals": 50}
+    (folder / "calibration.json").write_text(json.dumps({"version": 3, "bounds": [
+        {"horizon": h, "level": 0.8, "lower_z": -1.5, "upper_z": 2.0, "n_scores": 50}
         for h in (1, 2)]}))
     meta.update(files=files + ["calibration.json"], horizons={
         "max_horizon": 2, "form": "direct", "origin": "origin 1", "levels": [0.8],

@@ -8,8 +8,10 @@ CSV holds each video's rows up to the last input day of its latest test window, 
 the Kaggle file; the forecasts must equal the study's forecasts of those windows by the models
 of that origin (rows ``split == "test"`` and ``origin == <last origin>`` of the table).
 The horizon models saved with them (``--horizon``, ``--intervals``) must give the horizon
-study's forecasts of those windows at every horizon saved, and its intervals where the table
-has the window at that horizon (rows ``split == "horizon_test"``).
+study's forecasts of those windows at every horizon saved where the table has the window at
+that horizon (rows ``split == "horizon_test"``), and intervals by protocol v3's rule (items 20
+and 23) with the bounds that :func:`ytlstm.intervals.saved_calibration` gives from the table's
+test forecasts of every origin.
 """
 
 from __future__ import annotations
@@ -95,9 +97,14 @@ def test_predict_reproduces_the_study(table, held_back, model, tmp_path, capsys)
 
 
 @pytest.fixture(scope="module")
-def horizon_table(origin):
-    """The last origin's horizon forecasts and intervals, by model, horizon and window."""
-    p = read_predictions(RESULTS)
+def predictions():
+    return read_predictions(RESULTS)
+
+
+@pytest.fixture(scope="module")
+def horizon_table(origin, predictions):
+    """The last origin's horizon forecasts, by model, horizon and window."""
+    p = predictions
     p = p[(p["split"] == "horizon_test") & (p["origin"] == origin.name)]
     assert len(p), f"no horizon_test rows of {origin.name} in {RESULTS / 'predictions.csv.gz'}"
     return p.set_index(["model", "horizon", "window"]).sort_index()
@@ -117,11 +124,24 @@ def test_saved_horizon_models_are_the_last_origins(study, origin):
 
 @pytest.mark.parametrize("model", ["lstm_transfer_h", "lstm_univariate_h", "gbm", "drift"])
 def test_predict_horizons_with_intervals_reproduce_the_study(study, origin, horizon_table,
-                                                            held_back, model, tmp_path,
-                                                            capsys):
+                                                            predictions, held_back, model,
+                                                            tmp_path, capsys):
+    from ytlstm.evaluate import mase_scale
+    from ytlstm.intervals import saved_calibration
+
     csv, window_of = held_back
     hz = study.horizons
     fit = hz.fits[origin.name][model]
+    cal = saved_calibration(predictions, model, tuple(study.config.interval_levels))
+    saved = json.loads((MODELS / model / "calibration.json").read_text())
+    assert saved["version"] == 3, model
+    for r in saved["bounds"]:
+        q = cal[(cal["horizon"] == r["horizon"]) & np.isclose(cal["level"], r["level"])]
+        assert len(q) == 1 and int(q["n_scores"].iloc[0]) == r["n_scores"], (model, r)
+        for col, inf in (("lower_z", -np.inf), ("upper_z", np.inf)):
+            want = float(q[col].iloc[0])
+            assert (r[col] is None and want == inf) or np.isclose(r[col], want, rtol=1e-9), \
+                (model, r, col, want)
     for h in sorted({1, 2, hz.horizons}):
         out = tmp_path / f"h{h}.csv"
         code = main(["predict", "--model", model, "--csv", str(csv), "--out", str(out),
@@ -141,6 +161,16 @@ def test_predict_horizons_with_intervals_reproduce_the_study(study, origin, hori
         if h == 1:
             assert have.all()
         recorded = rows.loc[windows[have]]
-        for col in ("lower_80", "upper_80", "lower_95", "upper_95"):
-            np.testing.assert_allclose(got[col].to_numpy()[have], recorded[col].to_numpy(),
-                                       rtol=1e-5, err_msg=f"h={h} {col}")
+        np.testing.assert_allclose(got["forecast_views"].to_numpy()[have],
+                                   recorded["y_pred"].to_numpy(), rtol=1e-5, err_msg=f"h={h}")
+        views = study.windows.views[windows].astype(float)
+        s, y7 = mase_scale(views), views[:, -1]
+        p = got["forecast_views"].to_numpy()
+        for lv, tag in ((0.8, "80"), (0.95, "95")):
+            q = cal[(cal["horizon"] == h) & np.isclose(cal["level"], lv)].iloc[0]
+            lower = np.maximum(p + q["lower_z"] * s, y7)
+            np.testing.assert_allclose(got[f"lower_{tag}"], lower, rtol=1e-9,
+                                       err_msg=f"h={h} {lv}")
+            np.testing.assert_allclose(got[f"upper_{tag}"],
+                                       np.maximum(p + q["upper_z"] * s, lower), rtol=1e-9,
+                                       err_msg=f"h={h} {lv}")

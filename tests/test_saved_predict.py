@@ -11,11 +11,12 @@
   reproduces the study's forecasts of that origin's test windows, through the Python API
   and through ``ytlstm predict``, and the refitted baselines equal the study's fits.
 * (slow) The same export carries the horizon study's models of that origin (every baseline at
-  every horizon, ``lstm_univariate_h``, ``lstm_transfer_h``) and their interval calibration;
-  reloaded, they reproduce the study's horizon forecasts and intervals, and ``ytlstm predict
-  --horizon H --intervals`` gives them. ``--horizon`` outside 1..7, or beyond what the saved
-  models hold, and ``--intervals``/``--horizon`` with a model without horizon models are
-  exit 2 with one line.
+  every horizon, ``lstm_univariate_h``, ``lstm_transfer_h``) and their interval calibration
+  (version 3: scaled-score bounds from the study's test forecasts of every origin); reloaded,
+  they reproduce the study's horizon forecasts, their intervals are item 20's with those
+  bounds, and ``ytlstm predict --horizon H --intervals`` gives them. ``--horizon`` outside
+  1..7, or beyond what the saved models hold, and ``--intervals``/``--horizon`` with a model
+  without horizon models are exit 2 with one line.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ytlstm.baselines import Forecaster, GradientBoosting, LinearAR, Naive
 from ytlstm.data import add_runs, clean, load_dataset, read_videos
 from ytlstm.errors import ModelError
 from ytlstm.predict import OUTPUT_COLUMNS, forecast, prediction_windows
-from ytlstm.saved import load_model, save_model
+from ytlstm.saved import CALIBRATION_RULE, load_model, save_model
 from ytlstm.windows import chronological_split, make_windows
 
 
@@ -671,10 +672,23 @@ def test_predict_cli_reproduces_study_predictions_on_test_windows(study, run_cli
 
 # --------------------------------------------------------------------------- slow: horizons
 
-def _calibration_rows(hz, origin: str, name: str) -> pd.DataFrame:
-    c = hz.calibration
-    c = c[(c["origin"] == origin) & (c["model"] == name)]
+def _saved_bounds(st, name: str) -> pd.DataFrame:
+    """The calibration a saved model carries (protocol v3, item 23): item 20's scaled-score
+    bounds from the study's test forecasts of every origin."""
+    from ytlstm.intervals import saved_calibration
+    from ytlstm.predictions import predictions_table
+
+    c = saved_calibration(predictions_table(st), name, tuple(st.config.interval_levels))
     return c.sort_values(["horizon", "level"]).reset_index(drop=True)
+
+
+def _scaled(pred: np.ndarray, views: np.ndarray, lo: float, hi: float):
+    """The interval of forecasts ``pred`` of windows with input views ``views``."""
+    from ytlstm.evaluate import mase_scale
+
+    s, y7 = mase_scale(views), views[:, -1]
+    lower = np.maximum(pred + lo * s, y7)
+    return lower, np.maximum(pred + hi * s, lower)
 
 
 @pytest.mark.slow
@@ -698,13 +712,19 @@ def test_export_writes_the_horizon_models_and_calibration(study):
                                                                  *meta["files"]]), name
         assert all(f.endswith((".json", ".npz", ".skops", ".keras")) for f in meta["files"])
         cal = json.loads((path / "calibration.json").read_text())
+        assert cal["version"] == 3 and cal["rule"] == CALIBRATION_RULE
         assert cal["model"] == name and cal["origin"] == o.name and cal["max_horizon"] == H
-        got = pd.DataFrame(cal["quantiles"]).sort_values(["horizon", "level"])
-        expected = _calibration_rows(hz, o.name, name)
+        assert cal["calibrated_on"] == [x.name for x in st.chronological_origins]
+        got = pd.DataFrame(cal["bounds"]).sort_values(["horizon", "level"])
+        expected = _saved_bounds(st, name)
         assert len(got) == H * len(levels) == len(expected), name
-        for col in ("horizon", "level", "lower_q", "upper_q", "n_residuals"):
+        for col in ("horizon", "level", "n_scores"):
             np.testing.assert_array_equal(got[col].to_numpy(), expected[col].to_numpy(),
                                           err_msg=f"{name} {col}")
+        # an infinite bound (too few scores) is null in JSON
+        for col, inf in (("lower_z", -np.inf), ("upper_z", np.inf)):
+            np.testing.assert_array_equal(got[col].astype(float).fillna(inf).to_numpy(),
+                                          expected[col].to_numpy(), err_msg=f"{name} {col}")
         if name in BASELINES:
             assert meta["kind"] == "baseline" and meta["files"][0] == "model.json"
             assert {f"horizon_{h}.json" for h in range(1, H + 1)} <= set(meta["files"])
@@ -721,16 +741,22 @@ def test_export_writes_the_horizon_models_and_calibration(study):
 @pytest.mark.slow
 def test_reloaded_horizon_models_reproduce_the_study(study):
     """At every horizon, each reloaded horizon model gives the study's forecasts of the last
-    origin's test windows, and its intervals are the study's (the horizon_test rows)."""
+    origin's test windows, and its intervals are item 20's with the bounds of every origin's
+    test forecasts (:func:`ytlstm.intervals.scaled_interval` of the horizon_test rows)."""
+    from ytlstm.intervals import scaled_interval
+    from ytlstm.predictions import predictions_table
+
     st, o = study["study"], study["origin"]
     hz = st.horizons
     w = st.windows
     test = w.subset(o.test)
-    rows = hz.table[(hz.table["split"] == "horizon_test") & (hz.table["origin"] == o.name)]
+    table = predictions_table(st)
+    rows = table[(table["split"] == "horizon_test") & (table["origin"] == o.name)]
     for name in BASELINES + HORIZON_NETS:
         m = load_model(study["written"][name])
         assert m.max_horizon == hz.horizons and m.levels == (0.8, 0.95)
         fit = hz.fits[o.name][name]
+        cal = _saved_bounds(st, name)
         for h in range(1, hz.horizons + 1):
             np.testing.assert_allclose(m.predict_horizon(test, h), fit.ensemble[o.test, h - 1],
                                        rtol=1e-5, err_msg=f"{name} horizon {h}")
@@ -741,9 +767,14 @@ def test_reloaded_horizon_models_reproduce_the_study(study):
             np.testing.assert_allclose(pred, r["y_pred"], rtol=1e-5)
             got = m.intervals(sub, pred, h)
             assert tuple(got) == INTERVAL_COLUMNS
-            for col in INTERVAL_COLUMNS:
-                np.testing.assert_allclose(got[col], r[col], rtol=1e-5,
-                                           err_msg=f"{name} horizon {h} {col}")
+            for lv, suffix in ((0.8, "80"), (0.95, "95")):
+                q = cal[(cal["horizon"] == h) & np.isclose(cal["level"], lv)].iloc[0]
+                assert m.bounds(h)[lv] == (q["lower_z"], q["upper_z"])
+                lo, hi = scaled_interval(r, q["lower_z"], q["upper_z"])
+                np.testing.assert_allclose(got[f"lower_{suffix}"], lo, rtol=1e-5,
+                                           err_msg=f"{name} horizon {h} {lv}")
+                np.testing.assert_allclose(got[f"upper_{suffix}"], hi, rtol=1e-5,
+                                           err_msg=f"{name} horizon {h} {lv}")
     m = load_model(study["written"]["lstm_transfer_h"])
     np.testing.assert_allclose(m.predict(test), m.predict_horizon(test, 1), rtol=1e-12)
     with pytest.raises(ModelError, match=f"horizons 1..{hz.horizons} only"):
@@ -767,14 +798,16 @@ def held_back(study, tmp_path_factory):
                                   "lstm_transfer_h"])
 def test_predict_cli_horizons_with_intervals(study, held_back, run_cli, tmp_path, name):
     """``ytlstm predict --horizon h --intervals`` gives the study's horizon-h forecast of each
-    video's window and its intervals (the horizon_test rows where the window has a horizon-h
-    target); horizon 1 with --intervals uses the h = 1 calibration."""
-    from ytlstm.horizons import interval
+    video's window (the horizon_test rows where the window has a horizon-h target) and its
+    intervals by item 20's rule with the saved bounds of horizon h (scaled by the window's
+    MASE scale, the lower end at least day 7's views); horizon 1 with --intervals uses the
+    h = 1 bounds."""
 
     st, o = study["study"], study["origin"]
     hz, w = st.horizons, st.windows
     csv, windows = held_back
     fit = hz.fits[o.name][name]
+    cal = _saved_bounds(st, name)
     rows = hz.table[(hz.table["split"] == "horizon_test") & (hz.table["origin"] == o.name)
                     & (hz.table["model"] == name)]
     for h in (1, 2, hz.horizons):
@@ -799,22 +832,19 @@ def test_predict_cli_horizons_with_intervals(study, held_back, run_cli, tmp_path
         assert (got["lower_95"] <= got["lower_80"]).all()
         assert (got["upper_80"] <= got["upper_95"]).all()
         assert (got["lower_80"] >= got["views_last_day"]).all()
-        cal = _calibration_rows(hz, o.name, name)
         for lv, suffix in ((0.8, "80"), (0.95, "95")):
             q = cal[(cal["horizon"] == h) & np.isclose(cal["level"], lv)].iloc[0]
-            lo, hi = interval(fit.ensemble[windows, h - 1], w.views[windows, -1],
-                              q["lower_q"], q["upper_q"])
+            lo, hi = _scaled(fit.ensemble[windows, h - 1], w.views[windows].astype(float),
+                             q["lower_z"], q["upper_z"])
             np.testing.assert_allclose(got[f"lower_{suffix}"], lo, rtol=1e-5)
             np.testing.assert_allclose(got[f"upper_{suffix}"], hi, rtol=1e-5)
         # the latest window of a video rarely has a target further ahead than day 8
         recorded = rows[rows["horizon"] == h].set_index("window")
         have = np.isin(windows, recorded.index)
         assert have.all() or h > 1, (name, h)
-        for col in ("y_pred",) + INTERVAL_COLUMNS:
-            np.testing.assert_allclose(
-                got[col if col != "y_pred" else "forecast_views"].to_numpy()[have],
-                recorded.loc[windows[have], col].to_numpy(), rtol=1e-5,
-                err_msg=f"{name} horizon {h} {col}")
+        np.testing.assert_allclose(got["forecast_views"].to_numpy()[have],
+                                   recorded.loc[windows[have], "y_pred"].to_numpy(), rtol=1e-5,
+                                   err_msg=f"{name} horizon {h}")
     # without --intervals: the same forecasts, the day-8 columns only
     out = tmp_path / f"{name}_plain.csv"
     code, _, err = run_cli("predict", "--model", name, "--csv", csv, "--out", out,
@@ -836,6 +866,9 @@ def test_predict_horizon_errors_with_the_exported_models(study, held_back, run_c
     meta = json.loads((short / "metadata.json").read_text())
     meta["horizons"].update(max_horizon=2, stems={"1": "horizon_1", "2": "horizon_2"})
     (short / "metadata.json").write_text(json.dumps(meta))
+    cal = json.loads((short / "calibration.json").read_text())
+    cal.update(max_horizon=2, bounds=[q for q in cal["bounds"] if q["horizon"] <= 2])
+    (short / "calibration.json").write_text(json.dumps(cal))
     code, out, err = run_cli("predict", "--model", short, "--csv", csv, "--horizon", 3,
                              "--intervals")
     _one_line_error(code, err, "gbm has horizon models for horizons 1..2 only",
@@ -865,7 +898,7 @@ def test_predict_horizon_errors_with_the_exported_models(study, held_back, run_c
     # a calibration that misses a horizon is refused when the folder is loaded
     broken = Path(shutil.copytree(models / "lstm_transfer_h", tmp_path / "transfer_h"))
     cal = json.loads((broken / "calibration.json").read_text())
-    cal["quantiles"] = [q for q in cal["quantiles"] if q["horizon"] != 2]
+    cal["bounds"] = [q for q in cal["bounds"] if q["horizon"] != 2]
     (broken / "calibration.json").write_text(json.dumps(cal))
     code, _, err = run_cli("predict", "--model", broken, "--csv", csv)
     _one_line_error(code, err, "calibration.json: no bounds for horizon 2")
@@ -878,6 +911,7 @@ def test_export_refuses_horizon_models_that_do_not_reproduce_the_study(study, tm
     cache) stop the export of that model: a one-line ModelError, nothing written."""
     import copy
 
+    from ytlstm.predictions import predictions_table
     from ytlstm.saved import _export_horizon_network, _write_baseline_folder
 
     st, o = study["study"], study["origin"]
@@ -887,16 +921,17 @@ def test_export_refuses_horizon_models_that_do_not_reproduce_the_study(study, tm
     fit.preds[:, :, -1] *= 1.01
     hz.fits = {**hz.fits, o.name: {**hz.fits[o.name], name: fit}}
     test = st.windows.subset(o.test)
+    pred = predictions_table(st)
     where = (f"{name} at horizons 1..{hz.horizons}" if name in HORIZON_NETS
              else f"{name} at horizon {hz.horizons}")
     with pytest.raises(ModelError, match=f"{where}: the exported model does not reproduce"):
         if name in HORIZON_NETS:
-            _export_horizon_network(st, o, name, hz, tmp_path / name, {}, test)
+            _export_horizon_network(st, o, name, hz, tmp_path / name, {}, test, pred=pred)
         else:
             forecaster = load_model(study["written"][name]).forecaster
             (tmp_path / name).mkdir()
             _write_baseline_folder(tmp_path / name, name, forecaster, st.config, {"name": name},
-                                   hz, o, test)
+                                   hz, o, test, pred=pred)
     assert not (tmp_path / name / "metadata.json").exists()
 
 

@@ -379,8 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "horizon-H model from the study's horizon stage")
     p.add_argument("--intervals", action="store_true",
                    help="add forecast intervals: columns lower_80, upper_80, lower_95, "
-                        "upper_95 (split-conformal, calibrated on the study's validation "
-                        "windows of that horizon)")
+                        "upper_95 (split-conformal, calibrated on the study's test forecasts "
+                        "of every origin at that horizon, scaled by each window's recent "
+                        "daily movement of views; the lower end is at least the last day's "
+                        "views)")
     p.set_defaults(func=cmd_predict)
     return parser
 

@@ -48,9 +48,19 @@ export also carries its models of that origin, for forecasts of day ``7 + h``, `
   (``form`` ``multi-output``) or the day-8 univariate networks run recursively, each day's
   forecast becoming the next window's day 7 (``recursive``,
   :func:`ytlstm.horizons.roll_forward`);
-* every one of these folders holds ``calibration.json``: the split-conformal bounds of the log
-  residuals (``lower_q``, ``upper_q``) per horizon and level, from that origin's validation
-  windows; the interval of a forecast is :func:`ytlstm.horizons.interval`.
+* every one of these folders holds ``calibration.json`` (version :data:`CALIBRATION_VERSION`,
+  protocol v3's items 19, 20 and 23): the equal-tailed split-conformal bounds ``lower_z``,
+  ``upper_z`` of the scaled score ``(actual - forecast) / s`` per horizon and level, from the
+  study's test forecasts of that model at *every* origin
+  (:func:`ytlstm.intervals.saved_calibration`), ``s`` being a window's MASE scale
+  (:func:`ytlstm.evaluate.mase_scale`: the mean absolute daily increment of views over its
+  input days, at least 1). The interval of a forecast ``p`` of a window with scale ``s`` and
+  day-7 views ``y7`` is ``[max(p + lower_z s, y7), max(p + upper_z s, lower end)]``
+  (:meth:`SavedModel.intervals`). A bound too few scores give is infinite, stored as JSON
+  ``null``: a null ``lower_z`` is minus infinity (the lower end is ``y7``), a null
+  ``upper_z`` plus infinity (no upper end). Version 2's calibration (``lower_q``,
+  ``upper_q``: log-residual bounds from the origin's validation windows, folder format 2) is
+  refused with a one-line error: re-export the models.
 
 ``metadata.json`` describes them in its ``horizons`` entry (``max_horizon``, ``form``,
 ``levels``, the files). A folder without that entry (an older export, a study with too few
@@ -77,6 +87,8 @@ from ytlstm.outputs import BOOK_COUNTRY, MODELS_ROOT, default_models_dir
 # ytlstm.baselines and ytlstm.windows (scikit-learn) are imported where they are used, so
 # that importing this module (the command line does) stays cheap.
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ytlstm.baselines import Forecaster
     from ytlstm.windows import FeatureTransform, Windows
 
@@ -85,8 +97,9 @@ if TYPE_CHECKING:
 #: (:func:`ytlstm.outputs.default_models_dir`).
 DEFAULT_MODELS_DIR = default_models_dir(BOOK_COUNTRY)
 METADATA = "metadata.json"
-#: Version of the folder layout (bumped if the layout changes). 1 held pickles; 2 holds none.
-FORMAT = 2
+#: Version of the folder layout (bumped if the layout changes). 1 held pickles; 2 holds none;
+#: 3 carries version 3's interval calibration (:data:`CALIBRATION_VERSION`).
+FORMAT = 3
 ENSEMBLE_RULE = "expm1(mean over seeds of log1p(predicted views))"
 #: Largest relative difference allowed between an exported model's forecasts of the final
 #: origin's test windows and the study's (float32 networks run in another process; baselines
@@ -98,13 +111,20 @@ NEURAL_MODELS = ("lstm_univariate", "lstm_multivariate", "lstm_transfer", "lstm_
 #: horizons, and its baselines (every baseline).
 HORIZON_NETWORKS = HORIZON_LSTMS
 HORIZON_BASELINES = BASELINES
-#: The file of a model's interval calibration (split-conformal quantiles of log residuals).
+#: The file of a model's interval calibration (split-conformal bounds of scaled scores).
 CALIBRATION = "calibration.json"
+#: Version of ``calibration.json`` (protocol v3's intervals; version 2's held log-residual
+#: bounds ``lower_q``, ``upper_q`` from the origin's validation windows, and is refused).
+CALIBRATION_VERSION = 3
 #: How a model forecasts horizons beyond 1 (``metadata.json``, ``horizons.form``).
 HORIZON_FORMS = ("direct", "multi-output", "recursive")
-CALIBRATION_RULE = ("equal-tailed split-conformal bounds of log1p(actual) - log1p(forecast) on "
-                    "the origin's validation windows of each horizon; interval of a forecast p: "
-                    "[max(expm1(log1p(p) + lower_q), day 7's views), expm1(log1p(p) + upper_q)]")
+CALIBRATION_RULE = ("equal-tailed split-conformal bounds lower_z, upper_z of the scaled score "
+                    "(actual - forecast) / s over the study's test forecasts of every origin, per "
+                    "horizon and level, s being the window's mean absolute daily increment of "
+                    "views over its input days (at least 1); interval of a forecast p: "
+                    "[max(p + lower_z * s, day 7's views), max(p + upper_z * s, lower end)]; "
+                    "a null lower_z is -infinity and a null upper_z +infinity (too few scores "
+                    "for the level)")
 
 
 def _version() -> str:
@@ -203,7 +223,8 @@ class SavedModel:
         raise NotImplementedError
 
     def bounds(self, horizon: int) -> dict[float, tuple[float, float]]:
-        """Level -> (``lower_q``, ``upper_q``), the saved calibration of ``horizon``."""
+        """Level -> (``lower_z``, ``upper_z``), the saved scaled-score bounds of ``horizon``
+        (``-inf``/``inf`` where the calibration had too few scores for the level)."""
         self.check_horizon(horizon, intervals=True)
         calib = _read_calibration(self.path, self.metadata)
         return {lv: calib[(int(horizon), lv)] for lv in self.levels}
@@ -211,16 +232,11 @@ class SavedModel:
     def intervals(self, windows: Windows, pred: np.ndarray,
                   horizon: int) -> dict[str, np.ndarray]:
         """Forecast intervals of ``pred`` (this model's forecasts of ``windows`` at
-        ``horizon``): columns ``lower_<level>``, ``upper_<level>`` per saved level
-        (:func:`ytlstm.horizons.interval`: the lower end at least day 7's views)."""
-        from ytlstm.horizons import interval, level_name
-
-        day7 = windows.views[:, -1].astype(np.float64)
-        out: dict[str, np.ndarray] = {}
-        for lv, (lo, hi) in self.bounds(horizon).items():
-            out[f"lower_{level_name(lv)}"], out[f"upper_{level_name(lv)}"] = interval(
-                np.asarray(pred, np.float64), day7, lo, hi)
-        return out
+        ``horizon``): columns ``lower_<level>``, ``upper_<level>`` per saved level. For a
+        window with scale ``s`` (:func:`ytlstm.evaluate.mase_scale`) and day-7 views ``y7``:
+        ``[max(p + lower_z s, y7), max(p + upper_z s, lower end)]``
+        (:func:`ytlstm.intervals.scaled_interval`, as the study's version-3 intervals)."""
+        return scaled_intervals(windows.views, pred, self.bounds(horizon))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.path}>"
@@ -345,6 +361,28 @@ class ClusterModel(SavedModel):
             if m.any():
                 out[m] = member.predict(windows.subset(m))
         return out
+
+
+def scaled_intervals(views: np.ndarray, pred: np.ndarray,
+                     bounds: dict[float, tuple[float, float]]) -> dict[str, np.ndarray]:
+    """Columns ``lower_<level>``, ``upper_<level>`` of forecasts ``pred`` of windows whose input
+    days' views are ``views`` (``(n, window)``), for scaled-score ``bounds`` (level ->
+    (``lower_z``, ``upper_z``)): item 20's interval, the lower end at least day 7's views and
+    the upper end at least the lower (an infinite bound gives an infinite end)."""
+    import pandas as pd
+
+    from ytlstm.evaluate import mase_scale
+    from ytlstm.horizons import level_name
+    from ytlstm.intervals import scaled_interval
+
+    views = np.asarray(views, np.float64)
+    g = pd.DataFrame({"y_pred": np.asarray(pred, np.float64).reshape(-1),
+                      "scale": mase_scale(views), "y_last": views[:, -1]})
+    out: dict[str, np.ndarray] = {}
+    for lv, (lo, hi) in bounds.items():
+        out[f"lower_{level_name(lv)}"], out[f"upper_{level_name(lv)}"] = \
+            scaled_interval(g, lo, hi)
+    return out
 
 
 def _forecaster_horizon(f) -> int | None:
@@ -594,8 +632,8 @@ def _in_place(path: Path, write) -> Path:
             shutil.rmtree(tmp)
 
 
-def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
-                  say=None) -> dict[str, Path]:
+def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR, say=None,
+                  pred: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write every final model of ``study`` under ``out_dir/<model name>/``.
 
     The final models are those of the last chronological origin (:func:`final_origin`),
@@ -608,7 +646,10 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
     baseline folder also gets its model of every horizon and ``calibration.json``, and the
     horizon networks (:data:`HORIZON_NETWORKS`) their own folders, each checked likewise at
     every horizon (see the module docstring); without one, horizon-network folders of an
-    earlier export are removed. Returns model name -> folder.
+    earlier export are removed. The calibration comes from the study's predictions table
+    ``pred`` (:func:`ytlstm.predictions.predictions_table`, computed when not given; rows of
+    models not exported, such as the combination of the best pair, are ignored). Returns model
+    name -> folder.
     """
     from ytlstm.families import all_families
     from ytlstm.windows import FeatureTransform
@@ -633,6 +674,10 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
     written: dict[str, Path] = {}
 
     hz = horizon_study(study, o)
+    if hz is not None and pred is None:
+        from ytlstm.predictions import predictions_table
+
+        pred = predictions_table(study)
     for name, forecaster in refit_baselines(study, o).items():
         _check_reproduces(name, forecaster.predict(test), fits[name].ensemble[o.test], o,
                           REPRODUCE_RTOL)
@@ -640,7 +685,8 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
                   if name == "combination" else dict(chosen.get(name, {})))
         extra = {**common, "name": name, "params": params}
         written[name] = _in_place(out_dir / name, lambda tmp, n=name, f=forecaster, e=extra:
-                                  _write_baseline_folder(tmp, n, f, config, e, hz, o, test))
+                                  _write_baseline_folder(tmp, n, f, config, e, hz, o, test,
+                                                         pred=pred))
 
     train = windows.subset(o.train)
     multivariate = {f.name: bool(getattr(f, "multivariate", False))
@@ -672,7 +718,7 @@ def export_models(study, out_dir: str | Path = DEFAULT_MODELS_DIR,
         for name in HORIZON_NETWORKS:
             if name in hz.fits[o.name]:
                 written[name] = _export_horizon_network(study, o, name, hz, out_dir / name,
-                                                        common, test)
+                                                        common, test, pred=pred)
     say(f"wrote {len(written)} models of the {o.name} ({o.info.get('test_first', '?')} to "
         f"{o.info.get('test_last', '?')}) to {out_dir}"
         + ("" if hz is None else f"; horizons 1..{hz.horizons} and intervals "
@@ -697,28 +743,46 @@ def _level_label(level: float) -> str:
     return f"{round(100 * float(level)):d}%"
 
 
-def _calibration(hz, o, name: str, levels: Sequence[float]) -> list[dict]:
-    """The calibration rows of model ``name`` at origin ``o``: every horizon and level."""
-    c = hz.calibration
-    c = c[(c["origin"] == o.name) & (c["model"] == name)]
+def _json_bound(value: float) -> float | None:
+    """A bound as JSON holds it: a finite number, or null for an infinite one."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _calibration(pred: pd.DataFrame, name: str, horizons: int,
+                 levels: Sequence[float]) -> list[dict]:
+    """The calibration rows of model ``name`` (:func:`ytlstm.intervals.saved_calibration` of
+    the predictions table): every horizon 1..``horizons`` and level, infinite bounds as
+    None."""
+    from ytlstm.intervals import saved_calibration
+
+    c = saved_calibration(pred, name, tuple(float(v) for v in levels))
     rows = []
-    for h in range(1, int(hz.horizons) + 1):
+    for h in range(1, int(horizons) + 1):
         for lv in levels:
             r = c[(c["horizon"] == h) & np.isclose(c["level"].astype(float), float(lv))]
-            if len(r) != 1:
-                raise ModelError(f"{name}: the horizon study has {len(r)} calibration rows for "
-                                 f"horizon {h}, level {lv} at the {o.name}; expected one "
+            if len(r) != 1 or int(r["n_scores"].iloc[0]) < 1:
+                raise ModelError(f"{name}: the predictions table has no test forecasts of "
+                                 f"horizon {h} to calibrate the level-{lv} intervals with; "
+                                 "expected the study's horizon_test rows of every origin "
                                  "(re-run the study: `ytlstm run --force`)")
             r = r.iloc[0]
-            rows.append({"horizon": h, "level": float(lv), "lower_q": float(r["lower_q"]),
-                         "upper_q": float(r["upper_q"]), "n_residuals": int(r["n_residuals"])})
+            rows.append({"horizon": h, "level": float(lv),
+                         "lower_z": _json_bound(r["lower_z"]),
+                         "upper_z": _json_bound(r["upper_z"]),
+                         "n_scores": int(r["n_scores"])})
     return rows
 
 
-def _write_calibration(folder: Path, name: str, hz, o, levels: Sequence[float]) -> str:
-    _write_json({"model": name, "origin": o.name, "max_horizon": int(hz.horizons),
-                 "levels": [float(v) for v in levels], "rule": CALIBRATION_RULE,
-                 "quantiles": _calibration(hz, o, name, levels)}, folder / CALIBRATION)
+def _write_calibration(folder: Path, name: str, pred: pd.DataFrame, hz, o,
+                       levels: Sequence[float]) -> str:
+    """``calibration.json`` of model ``name`` (version :data:`CALIBRATION_VERSION`)."""
+    test = pred[(pred["split"] == "horizon_test") & (pred["model"] == name)]
+    _write_json({"version": CALIBRATION_VERSION, "model": name, "origin": o.name,
+                 "calibrated_on": [str(v) for v in dict.fromkeys(test["origin"])],
+                 "max_horizon": int(hz.horizons), "levels": [float(v) for v in levels],
+                 "rule": CALIBRATION_RULE,
+                 "bounds": _calibration(pred, name, int(hz.horizons), levels)},
+                folder / CALIBRATION)
     return CALIBRATION
 
 
@@ -728,10 +792,12 @@ def _horizon_entry(hz, o, form: str, levels: Sequence[float], **more) -> dict:
 
 
 def _write_baseline_folder(folder: Path, name: str, forecaster: Forecaster, config: StudyConfig,
-                           extra: dict, hz, o, test: Windows) -> None:
+                           extra: dict, hz, o, test: Windows, *,
+                           pred: pd.DataFrame | None) -> None:
     """A baseline folder: the day-8 model and, with a horizon study, the model of every
     horizon (each read back from the folder and checked to give the study's horizon
-    forecasts of ``o``'s test windows) and its calibration."""
+    forecasts of ``o``'s test windows) and its calibration from the predictions table
+    ``pred``."""
     more: list[str] = []
     if hz is not None and name in hz.fits[o.name]:
         fit = hz.fits[o.name][name]
@@ -745,17 +811,18 @@ def _write_baseline_folder(folder: Path, name: str, forecaster: Forecaster, conf
                               fit.ensemble[o.test, h - 1], o, REPRODUCE_RTOL)
             more += files
             stems[str(h)] = stem
-        more.append(_write_calibration(folder, name, hz, o, levels))
+        more.append(_write_calibration(folder, name, pred, hz, o, levels))
         extra = {**extra, "horizons": _horizon_entry(hz, o, "direct", levels, stems=stems)}
     _write_baseline(folder, forecaster, config, extra, more)
 
 
 def _export_horizon_network(study, o, name: str, hz, path: Path, common: dict,
-                            test: Windows) -> Path:
+                            test: Windows, *, pred: pd.DataFrame) -> Path:
     """``lstm_univariate_h`` or ``lstm_transfer_h`` of origin ``o``: multi-output networks
     with the transform of their training (:func:`ytlstm.training.run_job`, one target column
     per horizon), or (``form`` recursive) the day-8 univariate networks; checked to reproduce
-    the study's forecasts of ``o``'s test windows at every horizon before it is written."""
+    the study's forecasts of ``o``'s test windows at every horizon before it is written, with
+    its calibration from the predictions table ``pred``."""
     from ytlstm.windows import FeatureTransform
 
     config: StudyConfig = study.config
@@ -791,7 +858,7 @@ def _export_horizon_network(study, o, name: str, hz, path: Path, common: dict,
              "outputs": outputs, "horizons": _horizon_entry(hz, o, form, levels)}
 
     def write(tmp: Path) -> None:
-        _write_calibration(tmp, name, hz, o, levels)
+        _write_calibration(tmp, name, pred, hz, o, levels)
         _write_neural(tmp, name, transform, nets, seeds, config, extra, [CALIBRATION])
 
     return _in_place(path, write)
@@ -922,7 +989,10 @@ def _read_metadata(path: Path, cluster_member: bool = False) -> dict:
                          "`ytlstm export-models`)")
     if meta.get("format", FORMAT) != FORMAT:
         raise ModelError(f"{mfile}: folder format {str(meta.get('format'))[:40]}; expected "
-                         f"{FORMAT} (re-export the models with `ytlstm export-models`)")
+                         f"{FORMAT} (format {FORMAT}: forecast intervals calibrated on the "
+                         "study's test forecasts of every origin, calibration.json version "
+                         f"{CALIBRATION_VERSION}); re-export the models with `ytlstm "
+                         "export-models`")
     if not _whole(meta["window"], 2, MAX_WINDOW):
         raise ModelError(f"{mfile}: window {str(meta['window'])[:40]}; expected a whole number "
                          f"of days from 2 to {MAX_WINDOW}")
@@ -938,35 +1008,80 @@ def _read_metadata(path: Path, cluster_member: bool = False) -> dict:
     return meta
 
 
+def _bound(value: Any, infinite: float) -> float:
+    """A bound of ``calibration.json``: a finite JSON number, or null for ``infinite``."""
+    if value is None:
+        return infinite
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not np.isfinite(value):
+        raise ValueError(str(value)[:40])
+    return float(value)
+
+
 def _read_calibration(path: Path, meta: dict) -> dict[tuple[int, float], tuple[float, float]]:
-    """(horizon, level) -> (``lower_q``, ``upper_q``) from the folder's ``calibration.json``,
-    checked to hold every horizon 1..H and level of ``metadata.json``."""
+    """(horizon, level) -> (``lower_z``, ``upper_z``) from the folder's ``calibration.json``
+    (version :data:`CALIBRATION_VERSION`; null bounds read as ``-inf``/``inf``), checked to
+    hold exactly every horizon 1..H and level of ``metadata.json``, each with numbers or null
+    and ``lower_z <= upper_z``."""
     info = meta["horizons"]
     f = path / CALIBRATION
     spec = safeio.load_json(f)
-    try:
-        rows = spec["quantiles"]
-        if not isinstance(rows, list) or len(rows) > safeio.MAX_HORIZON * MAX_LEVELS:
-            raise ValueError(f"quantiles is not a list of at most "
-                             f"{safeio.MAX_HORIZON * MAX_LEVELS} rows")
-        out = {}
-        for r in rows:
-            lo, hi = float(r["lower_q"]), float(r["upper_q"])
-            # infinite bounds are legitimate: too few residuals for the level
-            if np.isnan(lo) or np.isnan(hi) or lo > hi:
-                raise ValueError(f"bounds {lo}, {hi} at horizon {str(r['horizon'])[:20]}")
-            out[(int(r["horizon"]), float(r["level"]))] = (lo, hi)
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
-        raise ModelError(f"{f}: cannot be loaded ({type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:200]}); expected the interval "
-                         "calibration of the model") from None
-    want = [(h, float(lv)) for h in range(1, int(info["max_horizon"]) + 1)
-            for lv in info["levels"]]
-    absent = [k for k in want if k not in out]
+    if not isinstance(spec, dict):
+        raise ModelError(f"{f}: not a JSON object; expected the interval calibration of the "
+                         "model")
+    H = int(info["max_horizon"])
+    levels = [float(v) for v in info["levels"]]
+    version = spec.get("version")
+    if version != CALIBRATION_VERSION or isinstance(version, bool):
+        if version is None and "quantiles" in spec:
+            got = ("version 2's calibration (log-residual bounds lower_q, upper_q from the "
+                   "origin's validation windows)")
+        else:
+            got = f"calibration version {str(version)[:20]}"
+        raise ModelError(f"{f}: {got}; expected version {CALIBRATION_VERSION} (scaled-score "
+                         "bounds lower_z, upper_z from the study's test forecasts of every "
+                         "origin): re-export the models with `ytlstm export-models`")
+    rows = spec.get("bounds")
+    if not isinstance(rows, list) or len(rows) > safeio.MAX_HORIZON * MAX_LEVELS:
+        raise ModelError(f"{f}: field bounds is not a list of at most "
+                         f"{safeio.MAX_HORIZON * MAX_LEVELS} rows; expected one row per "
+                         "horizon and level")
+    out: dict[tuple[int, float], tuple[float, float]] = {}
+    for r in rows:
+        if not isinstance(r, dict):
+            raise ModelError(f"{f}: a row of bounds is not a JSON object; expected horizon, "
+                             "level, lower_z, upper_z, n_scores")
+        h, lv = r.get("horizon"), r.get("level")
+        if not _whole(h, 1, H):
+            raise ModelError(f"{f}: horizon {str(h)[:40]}; expected a whole number from 1 to "
+                             f"{H} (max_horizon of {METADATA})")
+        if isinstance(lv, bool) or not isinstance(lv, (int, float)) or float(lv) not in levels:
+            raise ModelError(f"{f}: level {str(lv)[:40]} at horizon {h}; expected one of the "
+                             f"levels of {METADATA} ({', '.join(str(v) for v in levels)})")
+        where = f"horizon {h}, level {float(lv)}"
+        bounds = []
+        for field, infinite in (("lower_z", -np.inf), ("upper_z", np.inf)):
+            try:
+                bounds.append(_bound(r.get(field), infinite))
+            except ValueError:
+                raise ModelError(f"{f}: {field} {str(r.get(field))[:40]!r} at {where}; "
+                                 "expected a finite number, or null (an infinite bound: too "
+                                 "few scores for the level)") from None
+        lo, hi = bounds
+        if lo > hi:
+            raise ModelError(f"{f}: lower_z {lo} above upper_z {hi} at {where}; expected "
+                             "lower_z <= upper_z")
+        if not _whole(r.get("n_scores"), 0, 2**53):
+            raise ModelError(f"{f}: n_scores {str(r.get('n_scores'))[:40]} at {where}; "
+                             "expected a whole number >= 0")
+        if (h, float(lv)) in out:
+            raise ModelError(f"{f}: two rows of bounds for {where}; expected one")
+        out[(h, float(lv))] = (lo, hi)
+    absent = [(h, lv) for h in range(1, H + 1) for lv in levels if (h, lv) not in out]
     if absent:
         raise ModelError(f"{f}: no bounds for horizon {absent[0][0]} at level {absent[0][1]}; "
-                         f"expected every horizon 1..{info['max_horizon']} and level "
-                         f"{', '.join(str(v) for v in info['levels'])}")
+                         f"expected every horizon 1..{H} and level "
+                         f"{', '.join(str(v) for v in levels)}")
     return out
 
 
