@@ -8,6 +8,7 @@ version-2 verb from :func:`ytlstm.report.verdict`, the version-3 verdict from
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import pandas as pd
@@ -131,8 +132,10 @@ def intervals_v3_sentence(a: dict, model: str) -> str:
                      f"(target 2: {_met(r3['horizons_met'])}) and "
                      f"{100 * r3['max_gap_origin']:.1f} at an origin (target 5: "
                      f"{_met(r3['origins_met'])}), with a mean interval score "
-                     f"{r3['score_vs_v2']:.2f} times version 2's (target below 1: "
-                     f"{_met(r3['score_met'])})")
+                     + (f"{r3['score_vs_v2']:.2f} times version 2's"
+                        if math.isfinite(r3['score_vs_v2']) else
+                        "that is unbounded (some intervals are)")
+                     + f" (target below 1: {_met(r3['score_met'])})")
     first, last = a["origins"][0], a["origins"][-1]
     return (f"For {prose(model)}, on the test windows of {first} to {last}, "
             + "; ".join(parts))
@@ -147,5 +150,21 @@ def intervals_v3_misses(read: Reader, model: str, level: float = 0.8) -> str:
     side = 100 * (1 - level) / 2
     parts = [f"{r['origin']}: {100 * r['miss_below']:.1f}% below and "
              f"{100 * r['miss_above']:.1f}% above" for _, r in t.iterrows()]
-    return (f"the shares of test targets outside {prose(model)}'s {level:.0%} intervals of "
-            f"version 3, below and above (nominal {side:.0f}% each), are: " + "; ".join(parts))
+    return (f"for {prose(model)}, the shares of test targets below and above version 3's "
+            f"{level:.0%} intervals (nominal {side:.0f}% each) are, at " + "; ".join(parts))
+
+
+def intervals_peer_sentence(a: dict, peer: str = "gbm") -> str:
+    """One sentence on the quantile peer (item 22: conformalised quantile boosting) against
+    version 2's intervals of the same family, both levels."""
+    parts = []
+    for lv in (0.8, 0.95):
+        q, r2 = a["rows"].get((peer, "cqr", lv)), a["rows"].get((peer, "v2", lv))
+        if q is None or r2 is None:
+            continue
+        score = (f"{q['score_vs_v2']:.2f} times" if math.isfinite(q["score_vs_v2"])
+                 else "unbounded against")
+        parts.append(f"its {lv:.0%} intervals cover {100 * q['coverage']:.1f}% (version 2's "
+                     f"intervals of {prose(peer)}: {100 * r2['coverage']:.1f}%) with a mean "
+                     f"interval score {score} theirs")
+    return "The quantile peer, conformalised quantile gradient boosting: " + "; ".join(parts)

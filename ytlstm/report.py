@@ -559,8 +559,8 @@ def interval_tables(pred: pd.DataFrame, origins: pd.DataFrame,
     if not len(table):
         return {}
     pair = best_at_horizons(pred)
-    return {"intervals_v3": table,
-            "intervals_v3_targets": interval_targets(table, [pair["lstm"], pair["baseline"]])}
+    models = list(dict.fromkeys([pair["lstm"], pair["baseline"], "gbm"]))  # gbm: the peer's
+    return {"intervals_v3": table, "intervals_v3_targets": interval_targets(table, models)}
 
 
 def version3_tables(pred: pd.DataFrame, break_date, reps: int,
