@@ -168,3 +168,33 @@ def intervals_peer_sentence(a: dict, peer: str = "gbm") -> str:
                      f"intervals of {prose(peer)}: {100 * r2['coverage']:.1f}%) with a mean "
                      f"interval score {score} theirs")
     return "The quantile peer, conformalised quantile gradient boosting: " + "; ".join(parts)
+
+
+def intervals_v3_summary(a: dict, models: list[str]) -> str:
+    """How many of item 23's targets each interval method meets for ``models`` (the best LSTM
+    and the best baseline at horizons), and whether version 3's declared intervals cover more
+    or less than version 2's: a plain verdict on the declared choice."""
+    from ytlstm.names import method_label
+
+    rows = a["rows"]
+    methods = [m for m in ("v2", "v3", "v3_log", "v3_aci")
+               if all((mo, m, lv) in rows for mo in models for lv in (0.8, 0.95))]
+    keys = ("horizons_met", "origins_met", "score_met")
+    n_targets = len(keys) * 2 * len(models)
+    met = {m: sum(bool(rows[(mo, m, lv)][k]) for mo in models for lv in (0.8, 0.95)
+                  for k in keys) for m in methods}
+    counts = ", ".join(f"{method_label(m)} {met[m]}" for m in methods)
+    less = [bool(rows[(mo, "v3", lv)]["coverage"] < rows[(mo, "v2", lv)]["coverage"])
+            for mo in models for lv in (0.8, 0.95)] if "v3" in methods else []
+    if less and all(less):
+        words = ("version 3's declared intervals cover less than version 2's for both models at "
+                 "both levels: their lower interval score comes from narrower intervals that miss "
+                 "more often, so the scaled score, fixed before these numbers, did not keep the "
+                 "coverage promise")
+    elif less and not any(less):
+        words = "version 3's declared intervals cover at least as much as version 2's everywhere"
+    else:
+        words = ("version 3's declared intervals cover less than version 2's in "
+                 f"{sum(less)} of {len(less)} cases (model and level)")
+    return (f"Of the {n_targets} targets (three per level for each of the two models), the "
+            f"methods meet: {counts}; {words}")
