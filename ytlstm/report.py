@@ -858,6 +858,11 @@ COLUMN_LABELS = {
     # intervals
     "level": "nominal level", "coverage": "coverage", "mean_width": "mean width (views)",
     "interval_score": "interval score (views)",
+    "method": "interval method", "max_gap_horizon": "largest gap from nominal, by horizon",
+    "max_gap_origin": "largest gap from nominal, by origin",
+    "score_vs_v2": "interval score / version 2's", "horizons_met": "horizon target met",
+    "origins_met": "origin target met", "score_met": "score target met",
+    "miss_below": "share below", "miss_above": "share above",
     # clusters and importance
     "mae_increase_mean": "MAE increase (%)", "mae_increase_std": "std over seeds (%)",
     # reproducibility
