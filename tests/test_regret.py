@@ -18,7 +18,8 @@ from ytlstm.families import Context, DriftFamily, GBMFamily, LinearFamily, LSTMF
 from ytlstm.harness import chosen_params, params_id, tune_many
 from ytlstm.origins import rolling_origins
 from ytlstm.regret import (CHEAP, COLUMNS, PER_ORIGIN_RULE, V2_RULE, check_against_tuning,
-                           grid_forecasts, grid_scores, selection_regret)
+                           grid_forecasts, grid_scores, selection_periods,
+                           selection_regret)
 from ytlstm.training import Trained
 from ytlstm.windows import seed_ensemble
 
@@ -127,6 +128,16 @@ def test_table_columns_and_order(table):
     assert list(d.origin) == ["origin 1", "origin 2"]
 
 
+def test_a_configuration_forecasting_infinity_ranks_last_and_is_counted():
+    rows = _config_rows("drift", "origin 2", {"k": 6}, 3, [9, 9], [0, np.inf], [1.0, 1.0])
+    t = selection_regret(pd.concat([hand_grid(), pd.DataFrame(rows)], ignore_index=True), CHOSEN)
+    r = row(t, "drift", PER_ORIGIN_RULE, "origin 2", "mae")
+    assert (r.n_configs, r.n_nonfinite) == (4, 1)
+    assert r.chosen_rank == 3 and r.regret == pytest.approx(2.0)     # as before: C1
+    assert np.isfinite(r.val_test_spearman)
+    assert row(t, "drift", V2_RULE, "origin 1", "mae").n_nonfinite == 0
+
+
 def test_a_choice_outside_the_grid_is_an_error():
     with pytest.raises(ValueError, match="not in its grid"):
         selection_regret(hand_grid(), {**CHOSEN, "drift": {"k": 9}})
@@ -216,3 +227,32 @@ def test_a_memo_without_the_tuning_runs_is_an_error(stage):
     w, origins, tuning, memo, grid, _ = stage
     with pytest.raises(ValueError, match="tuning memo has no run"):
         grid_forecasts(w, origins, CONFIG, {})
+
+
+def test_selection_periods_on_hand_made_windows():
+    from ytlstm.origins import Origin
+    from ytlstm.windows import Windows
+
+    n = 6
+    # day-7 views 10, 20, ..., 60; daily increments 1, 2, ..., 6 (the MASE scale, at least 1)
+    v = np.array([[10 * (i + 1) - (i + 1) * (6 - d) for d in range(7)] for i in range(n)], float)
+    dates = np.array(["2018-05-01", "2018-05-02", "2018-05-03", "2018-05-04", "2018-05-05",
+                      "2018-05-06"], dtype="datetime64[ns]")
+    w = Windows(counts=np.stack([v, v, v, v], axis=-1), age_days=np.ones((n, 7)),
+                category_id=np.ones(n, int), comments_disabled=np.zeros(n, bool),
+                ratings_disabled=np.zeros(n, bool), y=v[:, -1] + 1,
+                video_id=np.array(["a", "b", "c", "a", "d", "e"]), run_id=np.arange(n),
+                target_date=dates)
+    o = Origin("origin 1", "chronological", np.array([], int), np.array([0, 1, 2]),
+               np.array([3, 4, 5]), {"validation_first": "2018-05-01",
+                                     "validation_last": "2018-05-03", "test_first": "2018-05-04",
+                                     "test_last": "2018-05-06"})
+    video = Origin("video", "video", np.array([], int), np.array([0]), np.array([1]))
+    p = selection_periods(w, [o, video], pd.Timestamp("2018-05-05"))
+    assert len(p) == 1
+    r = p.iloc[0]
+    assert (r.validation_from_break, r.test_from_break) == (0.0, pytest.approx(2 / 3))
+    assert r.test_videos_in_validation == pytest.approx(1 / 3)      # video a
+    assert (r.validation_median_views_day7, r.test_median_views_day7) == (20.0, 50.0)
+    assert (r.validation_median_scale, r.test_median_scale) == (2.0, 5.0)
+    assert (r.n_validation_windows, r.n_test_windows, r.break_date) == (3, 3, "2018-05-05")

@@ -32,7 +32,8 @@ PER_ORIGIN_RULE = "per-origin validation"
 #: The families that train no network, refitted at every origin.
 CHEAP = ("drift", "linear_ar", "gbm")
 METRICS = ("mae", "mase")
-COLUMNS = ("family", "rule", "origin", "metric", "n_configs", "n_test_windows", "chosen_config",
+COLUMNS = ("family", "rule", "origin", "metric", "n_configs", "n_nonfinite", "n_test_windows",
+           "chosen_config",
            "best_config", "chosen_test", "best_test", "regret", "chosen_rank",
            "val_test_spearman", "post_hoc")
 #: Relative tolerance when the grid's first-origin validation MAE is checked against the
@@ -109,8 +110,11 @@ def grid_forecasts(windows, origins: list, config, memo: dict,
 
 
 def grid_scores(grid: pd.DataFrame) -> pd.DataFrame:
-    """Per family, origin and configuration: validation MAE, test MAE and test MASE."""
-    g = grid.assign(abs_err=(grid["y_true"] - grid["y_pred"]).abs())
+    """Per family, origin and configuration: validation MAE, test MAE and test MASE. A
+    forecast that is not a finite number (e.g. a linear model's overflow) counts as an
+    infinite error, so its configuration ranks last."""
+    err = (grid["y_true"] - grid["y_pred"]).abs()
+    g = grid.assign(abs_err=err.where(np.isfinite(grid["y_pred"]), np.inf))
     g["scaled_err"] = g["abs_err"] / g["scale"]
     keys = ["family", "origin", "config", "order"]
     val = (g[g["part"] == "validation"].groupby(keys, observed=True)["abs_err"].mean()
@@ -138,7 +142,8 @@ def check_against_tuning(grid: pd.DataFrame, tuning: pd.DataFrame, origin: str) 
     if len(common) != len(s):
         raise ValueError(f"{len(s) - len(common)} grid configurations are not in the tuning "
                          "table")
-    bad = ~np.isclose(s[common], t[common], rtol=CHECK_RTOL, atol=0.0)
+    a, b = s[common].to_numpy(), t[common].to_numpy()
+    bad = ~(np.isclose(a, b, rtol=CHECK_RTOL, atol=0.0) | (~np.isfinite(a) & ~np.isfinite(b)))
     if bad.any():
         k = common[np.flatnonzero(bad)[0]]
         raise ValueError(f"{k[0]} {k[1]}: validation MAE {s[k]:.6g} here but {t[k]:.6g} in the "
@@ -154,10 +159,12 @@ def selection_regret(grid: pd.DataFrame, chosen: dict[str, dict]) -> pd.DataFram
     """The regret table (``selection_regret.csv``) from the grid's forecasts.
 
     ``chosen``: family -> configuration chosen by version 2 (the chronological design's
-    tuning). One row per family, rule, origin and metric: the grid size, the chosen and the
-    best-in-hindsight configurations and their test metric, ``regret = chosen_test /
-    best_test - 1``, the chosen one's rank on test (1 = best; ties share the better rank) and
-    the Spearman correlation of validation MAE and the test metric over the grid. The
+    tuning). One row per family, rule, origin and metric: the grid size, how many of its
+    configurations forecast a test window as a non-finite number (their metric is infinite),
+    the chosen and the best-in-hindsight configurations and their test metric, ``regret =
+    chosen_test / best_test - 1``, the chosen one's rank on test (1 = best; ties share the
+    better rank) and the Spearman correlation, over the grid, of the origin's validation MAE
+    and the test metric. The
     per-origin rule (lowest validation MAE at that origin, ties to the first in grid order)
     is scored for :data:`CHEAP` families only.
     """
@@ -180,7 +187,8 @@ def selection_regret(grid: pd.DataFrame, chosen: dict[str, dict]) -> pd.DataFram
                 c = test[g["config"] == config].iloc[0]
                 rows.append({
                     "family": fam, "rule": rule, "origin": origin, "metric": metric,
-                    "n_configs": len(g), "n_test_windows": int(g["n_test_windows"].iloc[0]),
+                    "n_configs": len(g), "n_nonfinite": int((~np.isfinite(test)).sum()),
+                    "n_test_windows": int(g["n_test_windows"].iloc[0]),
                     "chosen_config": config, "best_config": g.loc[best, "config"],
                     "chosen_test": float(c), "best_test": float(test[best]),
                     "regret": float(c / test[best] - 1.0),
@@ -196,3 +204,36 @@ def selection_regret(grid: pd.DataFrame, chosen: dict[str, dict]) -> pd.DataFram
     for c in ("family", "rule", "metric"):
         out[c] = out[c].astype(str)
     return out.reset_index(drop=True)
+
+
+def selection_periods(windows, origins: list, break_date) -> pd.DataFrame:
+    """What differs between each chronological origin's validation and test windows
+    (``selection_periods.csv``, read by the regret's analysis): their dates, the share of each
+    part's windows whose target date is on or after the break date, the share of test windows
+    whose video also has a validation window at that origin, and the median day-7 views and
+    MASE scale of each part."""
+    t = pd.to_datetime(windows.target_date)
+    brk = pd.Timestamp(break_date) if break_date is not None else None
+    scale = mase_scale(windows.views)
+    rows = []
+    for o in (o for o in origins if o.split == "chronological"):
+        va, te = o.validation, o.test
+
+        def from_break(idx: np.ndarray) -> float:
+            return float(np.mean(t[idx] >= brk)) if brk is not None and len(idx) else np.nan
+
+        rows.append({
+            "origin": o.name, "validation_first": o.info.get("validation_first"),
+            "validation_last": o.info.get("validation_last"),
+            "test_first": o.info.get("test_first"), "test_last": o.info.get("test_last"),
+            "break_date": str(brk.date()) if brk is not None else None,
+            "n_validation_windows": len(va), "n_test_windows": len(te),
+            "validation_from_break": from_break(va), "test_from_break": from_break(te),
+            "test_videos_in_validation": float(np.mean(np.isin(windows.video_id[te],
+                                                               windows.video_id[va])))
+            if len(te) else np.nan,
+            "validation_median_views_day7": float(np.median(windows.views[va, -1])),
+            "test_median_views_day7": float(np.median(windows.views[te, -1])),
+            "validation_median_scale": float(np.median(scale[va])),
+            "test_median_scale": float(np.median(scale[te]))})
+    return pd.DataFrame(rows)
