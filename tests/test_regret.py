@@ -138,6 +138,15 @@ def test_a_configuration_forecasting_infinity_ranks_last_and_is_counted():
     assert row(t, "drift", V2_RULE, "origin 1", "mae").n_nonfinite == 0
 
 
+def test_origins_keep_the_grid_s_chronological_order():
+    g = hand_grid()
+    g["origin"] = g["origin"].map({"origin 1": "origin 9", "origin 2": "origin 10"})
+    d = selection_regret(g, CHOSEN)
+    d = d[(d.family == "drift") & (d.rule == V2_RULE) & (d.metric == "mae")]
+    assert list(d.origin) == ["origin 9", "origin 10"]
+    assert list(d.regret) == [pytest.approx(1.0), 0.0]
+
+
 def test_a_choice_outside_the_grid_is_an_error():
     with pytest.raises(ValueError, match="not in its grid"):
         selection_regret(hand_grid(), {**CHOSEN, "drift": {"k": 9}})

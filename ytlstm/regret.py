@@ -33,8 +33,7 @@ PER_ORIGIN_RULE = "per-origin validation"
 CHEAP = ("drift", "linear_ar", "gbm")
 METRICS = ("mae", "mase")
 COLUMNS = ("family", "rule", "origin", "metric", "n_configs", "n_nonfinite", "n_test_windows",
-           "chosen_config",
-           "best_config", "chosen_test", "best_test", "regret", "chosen_rank",
+           "chosen_config", "best_config", "chosen_test", "best_test", "regret", "chosen_rank",
            "val_test_spearman", "post_hoc")
 #: Relative tolerance when the grid's first-origin validation MAE is checked against the
 #: tuning table's (the same forecasts, so only rounding may differ).
@@ -164,9 +163,9 @@ def selection_regret(grid: pd.DataFrame, chosen: dict[str, dict]) -> pd.DataFram
     the chosen and the best-in-hindsight configurations and their test metric, ``regret =
     chosen_test / best_test - 1``, the chosen one's rank on test (1 = best; ties share the
     better rank) and the Spearman correlation, over the grid, of the origin's validation MAE
-    and the test metric. The
-    per-origin rule (lowest validation MAE at that origin, ties to the first in grid order)
-    is scored for :data:`CHEAP` families only.
+    and the test metric. The per-origin rule (lowest validation MAE at that origin, ties to
+    the first in grid order) is scored for :data:`CHEAP` families only. Origins keep the
+    grid's (chronological) order.
     """
     scores = grid_scores(grid)
     rows = []
@@ -200,7 +199,7 @@ def selection_regret(grid: pd.DataFrame, chosen: dict[str, dict]) -> pd.DataFram
     out["family"] = pd.Categorical(out["family"], fams)
     out["rule"] = pd.Categorical(out["rule"], [V2_RULE, PER_ORIGIN_RULE])
     out["metric"] = pd.Categorical(out["metric"], list(METRICS))
-    out = out.sort_values(["family", "rule", "metric", "origin"], kind="stable")
+    out = out.sort_values(["family", "rule", "metric"], kind="stable")     # origins: as given
     for c in ("family", "rule", "metric"):
         out[c] = out[c].astype(str)
     return out.reset_index(drop=True)
