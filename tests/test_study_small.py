@@ -6,6 +6,8 @@ Trains a few tiny networks (3 epochs each) in this process, so it is marked slow
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,7 +34,7 @@ ORIGINS = tuple(f"origin {b}" for b in range(1, CONFIG.n_origins + 1))
 LEARNED = ("drift", "linear_ar", "gbm", "lstm_univariate", "lstm_multivariate")
 MODELS = set(BASELINES) | set(LSTM_FAMILIES)
 UPSTREAM = ("data", "windows")
-MODEL_STAGES = ("tuning", "origins", "importance", "horizons")
+MODEL_STAGES = ("tuning", "origins", "importance", "horizons", "regret")
 SPLITS = ("train", "validation", "test", "video_test")
 
 
@@ -162,6 +164,29 @@ def test_tuning_csv_covers_every_learned_family(tables):
             assert rows.loc[rows["chosen"], "val_mae"].item() == rows["val_mae"].min()
         nets = d[d["family"].str.startswith("lstm")]
         assert (nets["n_seeds"] == CONFIG.tuning_seeds).all()
+
+
+def test_selection_regret_csv_scores_the_study_s_own_choices_post_hoc(runs, tables):
+    from ytlstm.regret import CHEAP, COLUMNS, PER_ORIGIN_RULE, V2_RULE
+
+    root, first, _, _ = runs
+    t = pd.read_csv(root / "results1" / "selection_regret.csv")
+    assert list(t.columns) == list(COLUMNS)
+    assert t["post_hoc"].all() and (t["regret"] >= 0).all()
+    assert set(t["family"]) == set(LEARNED)
+    assert set(t.loc[t["rule"] == PER_ORIGIN_RULE, "family"]) == set(CHEAP)
+    v2 = t[(t["rule"] == V2_RULE) & (t["metric"] == "mae")]
+    # networks: the first origin only; the cheap families: every origin
+    assert v2.groupby("family")["origin"].nunique().to_dict() == {
+        f: (CONFIG.n_origins if f in CHEAP else 1) for f in LEARNED}
+    # version 2's choice refitted at an origin is the study's model there: the same test MAE
+    m = tables["by_origin"].set_index(["model", "origin"])["mae"]
+    for r in v2.itertuples():
+        assert r.chosen_config == json.dumps(first.chosen["chronological"][r.family],
+                                             sort_keys=True)
+        if r.family in CHEAP:
+            assert r.chosen_test == pytest.approx(m[(r.family, r.origin)], rel=1e-9)
+    assert (root / "results1" / "selection_periods.csv").is_file()
 
 
 def test_paired_test_has_holm_and_one_primary_row_per_split(tables):

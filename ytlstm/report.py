@@ -535,6 +535,12 @@ def all_tables(study, pred: pd.DataFrame | None = None,
                                                   study.windows, study.dataset.categories)
     if study.importance is not None:
         tables["importance"] = study.importance
+    if getattr(study, "regret", None) is not None:       # post hoc (protocol v3, item 24)
+        from ytlstm.regret import selection_periods, selection_regret
+
+        tables["selection_regret"] = selection_regret(study.regret, study.chosen["chronological"])
+        tables["selection_periods"] = selection_periods(study.windows, study.origins,
+                                                        study.break_date)
     hz = getattr(study, "horizons", None)
     if hz is not None:
         tables["metrics_by_horizon"] = metrics_by_horizon(pred)

@@ -6,12 +6,14 @@ every tuned family, on the validation dates before the first origin and, for the
 video, on its own validation videos), ``origins`` (every family refitted with its chosen
 configuration at every origin, forecasting its block; the split by video is one more origin),
 ``importance`` and ``horizons`` (horizons 1..``max_horizon`` and forecast intervals at every
-chronological origin, :mod:`ytlstm.horizons`). A stage's networks train as one batch of jobs
-(both designs' tuning together, every origin together), so the workers stay busy. Each stage is cached by
-:class:`~ytlstm.cache.ResultCache` under a key made of the configuration fields it reads, the
-package modules it runs and its upstream stages' keys (which carry the data's content hash),
-so a rebuild with nothing changed only loads pickles and an interrupted run resumes at the
-first stage not yet stored.
+chronological origin, :mod:`ytlstm.horizons`) and ``regret`` (every configuration of every
+tuned family forecasting the test windows, the cheap families refitted at every chronological
+origin: the post-hoc regret of choosing on validation, :mod:`ytlstm.regret`). A stage's
+networks train as one batch of jobs (both designs' tuning together, every origin together), so
+the workers stay busy. Each stage is cached by :class:`~ytlstm.cache.ResultCache` under a key
+made of the configuration fields it reads, the package modules it runs and its upstream stages'
+keys (which carry the data's content hash), so a rebuild with nothing changed only loads
+pickles and an interrupted run resumes at the first stage not yet stored.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ SPLIT_FIELDS = ("window", "test_frac", "val_frac", "video_split_seed", "n_origin
 #: module only wires and caches them, so editing it re-runs nothing).
 MODEL_MODULES = ("baselines", "families", "harness", "clusters", "models", "training", "engine",
                  "transfer", "windows", "origins")
+#: What the ``regret`` stage runs: its module and the model code it refits the grids with.
+REGRET_MODULES = ("regret", "evaluate", "baselines", "families", "harness", "windows")
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Study:
     importance: pd.DataFrame | None = None
     horizons: Any = None                       # ytlstm.horizons.HorizonStudy
     break_date: pd.Timestamp | None = None
+    regret: pd.DataFrame | None = None         # every grid configuration's forecasts (item 24)
     timings: dict[str, float] = field(default_factory=dict)
     key: str = ""                              # hash of every stage's cache key
     cache_hits: list[str] = field(default_factory=list)
@@ -181,9 +186,18 @@ def run_study(config: StudyConfig | None = None, data_dir: str | Path | None = N
             lambda: horizon_stage(windows, chrono, chosen["chronological"],
                                   {o.name: fits[o.name] for o in chrono}, config, jobs, say))
 
+    from ytlstm.regret import grid_forecasts
+
+    # post hoc (protocol v3, item 24): nothing below reads it to choose anything
+    regret, keys["regret"] = stage(
+        "regret", config.subset(GRID_FIELDS), REGRET_MODULES, [k_win, k_tune],
+        lambda: grid_forecasts(windows, origins, config, memos["chronological"], say,
+                               tuning["chronological"]))
+
     study = Study(config=config, dataset=dataset, windows=windows, splits=splits,
                   origins=origins, tuning=tuning, chosen=chosen, fits=fits,
-                  importance=importance, horizons=horizons, break_date=brk, timings=timings,
+                  importance=importance, horizons=horizons, break_date=brk, regret=regret,
+                  timings=timings,
                   key=make_key("study", {}, (), [k_data, k_win, *keys.values()]))
     study.cache_hits, study.cache_misses = list(cache.hits), list(cache.misses)
     timings["total_this_run"] = time.perf_counter() - t_all
