@@ -799,10 +799,10 @@ def coverage_by_origin_and_size(table, model: str, baseline: str, title: str):
                      if by == "origin" else t["decile"])
                 ax.plot(x, t["coverage"], "-o", ms=3.5, color=METHOD_COLORS[method],
                         label=method_label(method))
-            ax.set_title(f"{lv:.0%} intervals, by {'origin' if by == 'origin' else 'size'}",
+            ax.set_title(f"{lv:.0%}, by {'origin' if by == 'origin' else 'size'}",
                          fontsize=MIN_FONT_PT + 0.5)
             ax.set_xlabel("forecast origin" if by == "origin" else
-                          "decile of day-7 views (1 = smallest)")
+                          wrap("size decile (day-7 views; 1 = smallest)", 22))
             if by == "decile":
                 ax.set_xticks(range(1, 11, 3))
             else:
