@@ -75,8 +75,19 @@ def test_results_folder_holds_the_v2_tables(runs):
                  "origins.csv", "intervals_test.csv", "intervals_video_test.csv",
                  "concentration.csv", "by_period.csv", "by_run_day.csv", "transfer_test.csv",
                  "cluster_tests.csv", "split.csv", "metrics_by_horizon.csv",
-                 "intervals_coverage.csv", "horizon_tests.csv"):
+                 "intervals_coverage.csv", "horizon_tests.csv", "horizon_combination_tests.csv",
+                 "intervals_v3.csv", "intervals_v3_targets.csv"):
         assert (root / name).is_file(), name
+    # the combination takes the LSTM's place in its horizon tests, against the same baseline
+    ht = pd.read_csv(root / "horizon_tests.csv")
+    hc = pd.read_csv(root / "horizon_combination_tests.csv")
+    assert set(hc["lstm"]) == {"best_pair"} and list(hc["baseline"]) == list(ht["baseline"])
+    np.testing.assert_allclose(hc["mae_baseline"], ht["mae_baseline"])
+    assert (hc["p_holm"] >= hc["p_value"] - 1e-12).all()
+    # version 3's intervals start at the second origin (the first has no earlier forecasts)
+    iv = pd.read_csv(root / "intervals_v3.csv")
+    assert "origin 1" not in set(iv.loc[iv["by"] == "origin", "origin"])
+    assert {"v2", "v3", "v3_log", "v3_aci", "cqr"} == set(iv["method"])
 
 
 def test_metrics_csv_has_every_model_and_split(runs, tables):

@@ -18,7 +18,7 @@ from ytlstm.evaluate import (concentration, gmrae, holm, interval_score, mae, po
                              twoway_test,
                              twoway_weights, weighted_dm)
 from ytlstm.families import LSTM_FAMILIES
-from ytlstm.names import BASELINES, label, order, prose
+from ytlstm.names import BASELINES, COMBINED, label, order, prose
 from ytlstm.choice import (best_at_horizons, best_models, choice_table,  # noqa: F401
                            first_origin, horizon_validation_scores, study_horizons,
                            validation_scores, video_validation_scores)
@@ -427,10 +427,15 @@ def metrics_by_horizon(pred: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def horizon_tests(pred: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
+def horizon_tests(pred: pd.DataFrame, reps: int, seed: int,
+                  challenger: str | None = None) -> pd.DataFrame:
     """At every horizon, the best LSTM against the best baseline of the horizon study (both
-    chosen on validation) by the primary two-way bootstrap test; Holm-adjusted over horizons."""
-    best = best_at_horizons(pred)
+    chosen on validation) by the primary two-way bootstrap test; Holm-adjusted over horizons.
+    ``challenger`` (e.g. the declared combination, protocol v3 item 17) takes the LSTM's place,
+    in the column ``lstm``."""
+    best = dict(best_at_horizons(pred))
+    if challenger is not None:
+        best["lstm"] = challenger
     rows = []
     for h in study_horizons(pred):
         wt = wide(pred, "horizon_test", horizon=h)
@@ -545,6 +550,9 @@ def all_tables(study, pred: pd.DataFrame | None = None,
     if hz is not None:
         tables["metrics_by_horizon"] = metrics_by_horizon(pred)
         tables["horizon_tests"] = horizon_tests(pred, reps, seed)
+        if COMBINED in set(pred.loc[pred["split"] == "horizon_test", "model"]):
+            # protocol v3, item 17: the combination tested at every horizon (secondary)
+            tables["horizon_combination_tests"] = horizon_tests(pred, reps, seed, COMBINED)
         tables["intervals_coverage"] = intervals_coverage(pred, cfg.interval_levels)
         tables["horizon_validation"] = (horizon_validation_scores(pred)
                                         .rename_axis("model").reset_index())
