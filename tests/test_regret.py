@@ -206,7 +206,9 @@ def test_stage_refits_every_cheap_configuration_at_every_origin(stage):
         got = g[(g.origin == o.name) & (g.config == params_id(params)) & (g.part == "test")]
         np.testing.assert_allclose(got.y_pred.to_numpy(), fitted.ensemble[o.test])
         np.testing.assert_allclose(got.scale.to_numpy(), mase_scale(w.views)[o.test])
-    assert any("[regret origin 3] gbm" in s for s in lines)
+    # progress: a line when every cheap configuration of an origin is refitted
+    assert any(s.startswith("[regret origin 3]") and "gbm" in s and "refitted" in s
+               for s in lines)
 
 
 def test_stage_reproduces_the_tuning_choice(stage):
