@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ytlstm.horizons import conformal_quantiles, level_name
+from ytlstm.horizons import conformal_quantiles, interval, level_name
 from ytlstm.evaluate import interval_score
 
 #: The interval methods, in the order tables show them.
@@ -89,10 +89,9 @@ def scaled_interval(g: pd.DataFrame, lo: float, hi: float):
 
 
 def log_interval(g: pd.DataFrame, lo: float, hi: float):
-    """Item 11's interval (log score) of the rows ``g`` for log-residual bounds."""
-    lp = np.log1p(np.maximum(g["y_pred"].to_numpy(float), 0.0))
-    with np.errstate(over="ignore"):
-        return _bounded(np.expm1(lp + lo), np.expm1(lp + hi), g["y_last"].to_numpy(float))
+    """Item 11's interval (log score) of the rows ``g`` for log-residual bounds: version 2's
+    own function (:func:`ytlstm.horizons.interval`), so only the calibration data differ."""
+    return interval(g["y_pred"].to_numpy(float), g["y_last"].to_numpy(float), lo, hi)
 
 
 def cqr_interval(g: pd.DataFrame, tag: str, q: float):
