@@ -25,6 +25,7 @@ origin, window and horizon, with interval columns) and what the export needs.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -351,37 +352,52 @@ def horizon_stage(windows: Windows, origins: list, chosen: dict[str, dict],
         f"{', '.join(HORIZON_BASELINES)}, {', '.join(HORIZON_LSTMS)}")
     fits: dict[str, dict[str, HorizonFit]] = {o.name: {} for o in origins}
     seconds: dict[str, float] = {}
+    levels = tuple(config.interval_levels)
 
-    # phase 0: the multi-output univariate networks train while this process fits baselines
-    flat0 = [t for o in origins
-             for t in network_tasks("lstm_univariate_h", windows, o, uni, seeds, H)]
-    with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(run_tasks, flat0, windows, config, jobs, say)
-        tb = time.perf_counter()
+    def networks() -> tuple[dict[str, list[Trained]], list[Trained]]:
+        """Phase 0, the multi-output univariate networks; phase 1, the transfer networks
+        started from them (every origin's in one batch per phase)."""
+        flat0 = [t for o in origins
+                 for t in network_tasks("lstm_univariate_h", windows, o, uni, seeds, H)]
+        trained0 = run_tasks(flat0, windows, config, jobs, say)
+        by_origin0 = {o.name: trained0[i * len(seeds):(i + 1) * len(seeds)]
+                      for i, o in enumerate(origins)}
+        flat1 = [t for o in origins for t in network_tasks(
+            "lstm_transfer_h", windows, o, uni, seeds, H, init=by_origin0[o.name])]
+        return by_origin0, run_tasks(flat1, windows, config, jobs, say)
+
+    lock = threading.Lock()
+
+    def timed(name: str, fn: Callable, *args):
+        t = time.perf_counter()
+        out = fn(*args)
+        with lock:
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t
+        return out
+
+    # The networks train in worker processes while two threads of this process fit the
+    # baselines, the quantile peer and the recursive forecasts, one fit per thread at a time,
+    # so no core waits for another's work (none of these reads another's result). The BLAS
+    # limit is set once here, before the threads start: it is process-wide, and a thread
+    # restoring it while another computes would change that one's thread count (and so,
+    # by the last bits, its numbers).
+    with threadpool_limits(limits=1), ThreadPoolExecutor(1) as net_pool, \
+            ThreadPoolExecutor(2) as pool:
+        pending = net_pool.submit(networks)
+        rec = pool.submit(timed, "recursive", lambda: {
+            o.name: recursive_forecast(day8_fits[o.name]["lstm_univariate"].runs, uni,
+                                       windows, o.train, config, H) for o in origins})
+        base = {o.name: pool.submit(timed, "baselines", fit_baselines, windows, o, chosen,
+                                    config, H) for o in origins}
+        quant = {o.name: pool.submit(timed, "quantile_peer", fit_quantiles, windows, o, chosen,
+                                     config, H, levels) for o in origins}
         for o in origins:
-            fits[o.name].update(fit_baselines(windows, o, chosen, config, H))
-        seconds["baselines"] = time.perf_counter() - tb
-        tq = time.perf_counter()
-        levels = tuple(config.interval_levels)
-        quantiles = {o.name: fit_quantiles(windows, o, chosen, config, H, levels)
-                     for o in origins}
-        seconds["quantile_peer"] = time.perf_counter() - tq
+            fits[o.name].update(base[o.name].result())
+        quantiles = {o.name: quant[o.name].result() for o in origins}
         say(f"  quantile peer: {2 * len(levels) * H * len(origins)} quantile models in "
-            f"{seconds['quantile_peer']:.1f} s")
-        trained0 = pending.result()
-    by_origin0 = {o.name: trained0[i * len(seeds):(i + 1) * len(seeds)]
-                  for i, o in enumerate(origins)}
-
-    # phase 1: transfer networks from the multi-output univariate ones; recursion beside them
-    flat1 = [t for o in origins for t in network_tasks(
-        "lstm_transfer_h", windows, o, uni, seeds, H, init=by_origin0[o.name])]
-    with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(run_tasks, flat1, windows, config, jobs, say)
-        tr_ = time.perf_counter()
-        recursive = {o.name: recursive_forecast(day8_fits[o.name]["lstm_univariate"].runs, uni,
-                                                windows, o.train, config, H) for o in origins}
-        seconds["recursive"] = time.perf_counter() - tr_
-        trained1 = pending.result()
+            f"{seconds['quantile_peer']:.1f} s (thread time)")
+        recursive = rec.result()
+        by_origin0, trained1 = pending.result()
 
     # the univariate network's form, chosen on the first origin's validation windows
     forms = {o.name: {
