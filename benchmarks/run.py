@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["make", "--no-print-directory", "mathjax"], cwd=clone, env=env,
                        check=True, stdout=subprocess.DEVNULL)
         book = [py, "-m", "ytlstm", "book"]
+        from ytlstm.build import FRESH_BOOK
         from ytlstm.outputs import BOOK_COUNTRIES
 
         studies = {c: [py, "-m", "ytlstm", "run", "--country", c] for c in BOOK_COUNTRIES}
@@ -230,9 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                                  "peak_rss_mib": ""})
                     print(f"{name:<50} {value:>10} {unit}", flush=True)
         scratch += measure("book build after the studies", book)
-        rows.append({"measurement": "book from scratch (studies + build)",
+        rows.append({"measurement": FRESH_BOOK,
                      "value": round(scratch, 1), "unit": "s", "peak_rss_mib": ""})
-        print(f"{'book from scratch (studies + build)':<40} {scratch:8.1f} s", flush=True)
+        print(f"{FRESH_BOOK:<40} {scratch:8.1f} s", flush=True)
         every = [*studies.values(), book]
         measure("rebuild, nothing changed", *every)
         chapter = clone / "book" / "methods.md"

@@ -364,3 +364,17 @@ def test_both_countries_answers_are_the_tables_answers():
                 word = eq.query("metric == @metric and role == 'primary'")["verdict"].iloc[0]
                 assert v[metric]["verdict"] == word
         assert agree in text, where
+
+
+def test_the_build_time_sentence_is_the_benchmarks():
+    """The reproducibility appendix states the last ``make bench``'s book from scratch against
+    the budget, in the words of :func:`ytlstm.build.budget_sentence`."""
+    import json
+
+    from ytlstm.build import FRESH_BOOK, budget_sentence
+
+    rows = json.loads((ROOT / "benchmarks" / "results.json").read_text())["rows"]
+    fresh = [r["value"] for r in rows if r["measurement"] == FRESH_BOOK]
+    assert fresh, f"benchmarks/results.json has no row {FRESH_BOOK!r}"
+    text = prose_text(reader_view("reproducibility"))
+    assert words(budget_sentence(float(fresh[0]))) in text

@@ -133,3 +133,39 @@ def test_horizon_combination_reuses_its_members_fits_with_the_same_numbers(windo
                                                                      windows.subset(va))
         np.testing.assert_array_equal(fits["combination"].preds[0, :, h - 1],
                                       fresh.predict(windows))
+
+
+def test_recursive_forecast_beside_in_process_training_leaves_its_initial_weights_alone():
+    """The horizon stage runs the recursive forecast on a thread while networks may train in
+    this same process (one worker): building its network must never draw from the generator
+    the engine swaps in for a network's initial weights (so the weights do not depend on
+    what runs beside)."""
+    import threading
+
+    from test_models import CONFIG, growth_windows
+    from ytlstm.engine import initial_weights
+    from ytlstm.horizons import recursive_forecast
+    from ytlstm.training import Trained
+
+    w = growth_windows(40, seed=3)
+    t = FeatureTransform(False, "drift").fit(w)
+    reference = [initial_weights(s, 7, t.n_channels, 8) for s in range(12)]
+    run = Trained(label="x", seed=0, pred=np.zeros(len(w)), weights=reference[0], val_loss=[0.0],
+                  loss=[0.0], epochs_run=1, best_epoch=1, seconds=0.0)
+    params = {"target": "drift", "units": 8}
+    stop = threading.Event()
+
+    def beside():
+        while not stop.is_set():
+            recursive_forecast([run], params, w, np.arange(len(w)), CONFIG, 2)
+
+    thread = threading.Thread(target=beside)
+    thread.start()
+    try:
+        for _ in range(3):
+            for s, ref in enumerate(reference):
+                for a, b in zip(initial_weights(s, 7, t.n_channels, 8), ref):
+                    np.testing.assert_array_equal(a, b)
+    finally:
+        stop.set()
+        thread.join()

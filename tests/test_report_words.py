@@ -247,3 +247,13 @@ def test_configurations_read_as_words():
     assert R.config_words({"damping": 0.8, "k": 3, "stat": "median"}) == \
         "median of the last 3 daily increments, damping 0.8"
     assert "{" not in R.config_words({"loss": "absolute", "max_leaf_nodes": 31, "target": "drift"})
+
+
+def test_budget_sentence_says_within_or_over():
+    from ytlstm.build import budget_sentence
+
+    assert budget_sentence(900.0, 960) == ("A book from scratch (both countries' studies and the "
+                                           "build) took 15.0 minutes, within the project's "
+                                           "budget of 16 minutes.")
+    over = budget_sentence(1020.0, 960)
+    assert "17.0 minutes, over the project's budget of 16 minutes by 1.0 minutes." in over

@@ -38,6 +38,20 @@ from ytlstm.outputs import BOOK_COUNTRIES
 BUILD_DIR = Path("_build")
 JUPYTER_CACHE = BUILD_DIR / ".jupyter_cache"
 FINGERPRINT = BUILD_DIR / ".ytlstm-fingerprint"
+#: The project's budget for a book from scratch on a 2-core laptop-class machine without a GPU
+#: (both countries' studies and the build, as ``make bench`` measures it), in seconds.
+FRESH_BOOK_BUDGET_S = 16 * 60
+#: The row of ``benchmarks/results.json`` (``make bench``) that measures such a book.
+FRESH_BOOK = "book from scratch (studies + build)"
+
+
+def budget_sentence(seconds: float, budget: float = FRESH_BOOK_BUDGET_S) -> str:
+    """The measured time of a book from scratch against the budget, in one sentence."""
+    within = seconds <= budget
+    return (f"A book from scratch (both countries' studies and the build) took "
+            f"{seconds / 60:.1f} minutes, {'within' if within else 'over'} the project's budget "
+            f"of {budget / 60:g} minutes"
+            + ("." if within else f" by {(seconds - budget) / 60:.1f} minutes."))
 
 
 #: Files outside the package that chapters read (besides the study's results).

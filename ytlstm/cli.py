@@ -95,8 +95,13 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     from ytlstm.outputs import (check_folder, default_models_dir, default_results_dir,
                                 stamp_current, write_run)
+    from ytlstm.report import ensure_results
     from ytlstm.study import run_study
 
     config = _study_config(args)
@@ -109,15 +114,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_models:
         check_folder(models, config.country, dhash, what="models", option="--models-dir",
                      force=args.force)
-    study = run_study(config, data_dir=data_dir, results_dir=out, cache_dir=args.cache_dir,
+    study = run_study(config, data_dir=data_dir, cache_dir=args.cache_dir,
                       verbose=not args.quiet)
-    write_run(out, config.country, study.dataset.data_hash, "results")
-    if not args.no_models:
-        if stamp_current(models, study.key):
-            if not args.quiet:
-                print(f"models in {models} are up to date")
-        else:
-            _export(study, models, None if args.quiet else print)
+    say = (lambda s: None) if args.quiet else print
+    export = not args.no_models and not stamp_current(models, study.key)
+    if not args.no_models and not export:
+        say(f"models in {models} are up to date")
+    # The models are exported while the tables are written (Keras and scikit-learn work
+    # largely outside the GIL, the tables in pandas). One BLAS thread for both, set before
+    # the thread starts: the limit is process-wide, and the export's fits set and restore it.
+    with threadpool_limits(limits=1), ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_export, study, models, None if args.quiet else print) \
+            if export else None
+        written = ensure_results(study, out)
+        say(f"tables in {out} are up to date" if written is None else
+            f"wrote {len(written)} tables to {out}")
+        write_run(out, config.country, study.dataset.data_hash, "results")
+        if pending is not None:
+            pending.result()
     return 0
 
 

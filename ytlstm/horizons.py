@@ -196,10 +196,15 @@ def roll_forward(windows: Windows, views: np.ndarray) -> Windows:
 def recursive_forecast(runs: list[Trained], params: dict, windows: Windows, train_idx,
                        config, horizons: int) -> np.ndarray:
     """The day-8 univariate networks run recursively: ``(n_seeds, n_windows, H)`` views."""
+    from ytlstm.engine import _SEED_LOCK
     from ytlstm.models import build_lstm
 
     transform = FeatureTransform(False, params["target"]).fit(windows.subset(train_idx))
-    net = build_lstm(config.window, transform.n_channels, int(params["units"]))
+    # built under the engine's lock: networks trained in this process (one worker) draw their
+    # initial weights from a generator the engine swaps in under that lock, and this build
+    # (whose weights are replaced below) must not draw from it meanwhile
+    with _SEED_LOCK:
+        net = build_lstm(config.window, transform.n_channels, int(params["units"]))
 
     def nets():                         # one Keras network, with each run's weights in turn
         for r in runs:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ytlstm.evaluate import (concentration, gmrae, holm, interval_score, mae, point_metrics,
                              twoway_test,
@@ -604,7 +605,11 @@ def write_results(study, out: str | Path) -> list[Path]:
         path = out / f"{name}.csv.gz"
         atomic_write_bytes(path, _gzip_csv(df))
         written.append(path)
-    for name, table in all_tables(study, pred, seeds).items():
+    # One BLAS thread: the bootstrap's matrix products sum in another order on more threads,
+    # which moves the last bits of the tables with the machine's number of cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        tables = all_tables(study, pred, seeds)
+    for name, table in tables.items():
         path = out / f"{name}.csv"
         atomic_write_text(path, table.to_csv(index=False))
         written.append(path)
