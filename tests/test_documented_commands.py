@@ -397,8 +397,9 @@ def _run(home: Path, *argv: str) -> tuple[int, str]:
 def test_failure_at_the_end_loses_no_work(home, ran, monkeypatch):
     """A run that trains and then fails writing its tables, and one that fails exporting its
     models, keep what they did: the rerun computes no stage again, and after the export
-    failure not even the tables (they are this study's, stamped); the tables equal those of
-    the same study run without failure."""
+    failure not even the tables (they are this study's, stamped); the models, exported while
+    the tables are written, are kept when only the tables fail; the tables equal those of the
+    same study run without failure."""
     import ytlstm.report
     import ytlstm.saved
 
@@ -415,26 +416,30 @@ def test_failure_at_the_end_loses_no_work(home, ran, monkeypatch):
             _run(home, *argv)
     assert list((home / "resume-cache").glob("horizons-*.pkl")), "every stage was cached"
     assert not (home / "resume-results" / ".study-key").exists()
-    assert not (home / "resume-models" / "run.json").exists()
+    assert not (home / "resume-results" / "run.json").exists()
+    # the export ran beside the failing tables and finished: its models are this study's
+    assert (home / "resume-models" / "run.json").is_file()
+    assert (home / "resume-models" / ".study-key").is_file()
 
     def broken_export(*a, **k):
         raise RuntimeError("injected export failure")
 
+    argv[-1] = "resume-models-2"          # a folder the export has not filled yet
     with monkeypatch.context() as mp:
         mp.setattr(ytlstm.saved, "export_models", broken_export)
         with pytest.raises(RuntimeError, match="injected export failure"):
             _run(home, *argv)
     stamp = (home / "resume-results" / ".study-key").read_bytes()
-    assert not (home / "resume-models" / "run.json").exists()
+    assert not (home / "resume-models-2" / "run.json").exists()
 
     code, out = _run(home, *argv)
     assert code == 0
     assert "0 computed" in out and "running" not in out, out
     assert "tables in resume-results are up to date" in out, out
-    assert "wrote" in out and (home / "resume-models" / "run.json").is_file()
+    assert "wrote" in out and (home / "resume-models-2" / "run.json").is_file()
     assert (home / "resume-results" / ".study-key").read_bytes() == stamp
     code, out = _run(home, *argv)
-    assert code == 0 and "models in resume-models are up to date" in out
+    assert code == 0 and "models in resume-models-2 are up to date" in out
 
     same = home / "one-seed"           # the same study (one seed), run without failures
     for name in ("metrics.csv", "predictions.csv.gz", "predictions_seeds.csv.gz",
